@@ -1,0 +1,80 @@
+# IntroCoach: `make run` to start, `make test` to run the whole suite.
+# `make help` lists every target.
+
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+VENV    ?= .venv
+PY      := $(VENV)/bin/python
+RASA    := $(VENV)/bin/rasa
+STAMP   := $(VENV)/.installed
+PYTEST  := $(PY) -m pytest
+export TF_CPP_MIN_LOG_LEVEL ?= 2
+# Rasa phones home unless told not to; nothing may leave this machine.
+export RASA_TELEMETRY_ENABLED := false
+export SQLALCHEMY_SILENCE_UBER_WARNING := 1
+export PYTHONWARNINGS ?= ignore::DeprecationWarning
+# endpoints.yml needs these even when no action server is called (rasa test).
+WITH_ENV := $(PY) -m introcoach.envrun
+
+.PHONY: help install run shell chat train validate lint types test test-unit test-stories test-integration bench clean
+
+help: ## List the targets
+	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  make %-18s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
+
+$(STAMP): requirements.lock pyproject.toml
+	@py=$$(scripts/find-python.sh) || exit 1; \
+	if [ ! -x "$(PY)" ]; then echo "Creating $(VENV) with $$py"; "$$py" -m venv "$(VENV)"; fi
+	$(PY) -m pip install --quiet --disable-pip-version-check "pip==24.0" "wheel==0.45.1"
+	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements.lock
+	$(PY) -m pip install --quiet --disable-pip-version-check --no-deps -e .
+	@touch $@
+
+install: $(STAMP) ## Create .venv (Python 3.10) and install the pinned dependencies
+
+train: install ## Train the Rasa model, unless one matches config, domain and data
+	@$(PY) -m introcoach.model
+
+run: install ## Set everything up, start the action server and the Rasa server
+	@$(PY) -m introcoach.stack
+
+chat: install ## Chat with a persona in the terminal (needs `make run` running)
+	@$(PY) -m introcoach.chat $(if $(PERSONA),--persona $(PERSONA))
+
+shell: train ## Rasa's shell on its own port (needs `make run` for the actions)
+	@$(WITH_ENV) $(RASA) shell --model "$$($(PY) -m introcoach.model)" --endpoints endpoints.yml --port 5006
+
+validate: install ## rasa data validate --fail-on-warnings (no training)
+	@$(WITH_ENV) $(RASA) data validate --fail-on-warnings --config config.yml --domain domain.yml --data data
+
+lint: install ## ruff on the project's code
+	$(PY) -m ruff check introcoach actions tests bench scripts
+
+types: install ## mypy on introcoach/ and actions/
+	$(PY) -m mypy introcoach actions
+
+test-unit: install ## Unit tests (no trained model needed)
+	$(PYTEST) -m "not model" -q
+
+test-stories: train ## rasa test on tests/test_*.yml stories, failing on any error
+	@$(WITH_ENV) $(RASA) test core --model "$$($(PY) -m introcoach.model)" \
+	  --stories tests/test_stories.yml --fail-on-prediction-errors --out results/stories
+
+test-integration: train ## Tests that start the real servers on free ports
+	$(PYTEST) -m model -q
+
+test: install ## Everything CI runs: lint, types, unit, validate, train, stories, integration
+	$(MAKE) lint types
+	$(MAKE) test-unit
+	$(MAKE) validate
+	$(MAKE) train
+	$(MAKE) test-stories
+	$(MAKE) test-integration
+
+bench: train ## Benchmarks (not part of the test suite); writes bench/results/
+	$(PY) bench/run_all.py
+
+clean: ## Remove the venv, models, results and caches (keeps .secrets/)
+	rm -rf $(VENV) .rasa results var .pytest_cache .mypy_cache .ruff_cache .hypothesis
+	find models -name '*.tar.gz' -delete
+	find . -name __pycache__ -type d -prune -exec rm -rf {} +

@@ -1,0 +1,3 @@
+"""IntroCoach: practise professional introductions and small talk."""
+
+__version__ = "0.1.0"

@@ -1,0 +1,282 @@
+"""Conference attendees that the assistant role-plays.
+
+Personas are data: they live in ``personas.yml`` beside this module (or in a
+file named by ``INTROCOACH_PERSONAS``) and are read when first needed. The keys
+``id``, ``name``, ``role``, ``organization`` and ``interests`` are enough to
+define a working persona; every other key has a default derived from those.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+import random
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple
+
+import yaml
+
+DEFAULT_PERSONAS_FILE = Path(__file__).with_name("personas.yml")
+REQUIRED_KEYS = ("id", "name", "role", "organization", "interests")
+PERSONALITIES = ("warm", "busy", "reserved", "curious")
+_ID_PATTERN = re.compile(r"^[a-z0-9][a-z0-9_-]{0,39}$")
+
+
+class PersonaError(ValueError):
+    """A persona file or entry is missing, malformed or incomplete."""
+
+
+@dataclass(frozen=True)
+class Persona:
+    """One conference attendee.
+
+    Attributes mirror the YAML schema documented in the README. Optional fields
+    are filled with defaults by :func:`persona_from_dict`.
+    """
+
+    id: str
+    name: str
+    role: str
+    organization: str
+    interests: Tuple[str, ...]
+    hidden_interests: Tuple[str, ...] = ()
+    interest_keywords: Mapping[str, Tuple[str, ...]] = field(default_factory=dict)
+    personality: str = "warm"
+    pronouns: str = "they/them"
+    scene: str = ""
+    opener: str = ""
+    facts: Tuple[str, ...] = ()
+    questions: Tuple[str, ...] = ()
+
+    @property
+    def first_name(self) -> str:
+        """The name the persona goes by in conversation."""
+        return self.name.split()[0]
+
+    @property
+    def initials(self) -> str:
+        """Up to two initials, for an avatar."""
+        parts = [p for p in self.name.split() if p[:1].isalpha()]
+        return "".join(p[0].upper() for p in parts[:2]) or self.name[:1].upper()
+
+    @property
+    def all_interests(self) -> Tuple[str, ...]:
+        """Open interests first, then the ones revealed only when asked."""
+        return self.interests + self.hidden_interests
+
+    def keywords_for(self, interest: str) -> Tuple[str, ...]:
+        """The interest itself followed by its known variants."""
+        return (interest,) + tuple(self.interest_keywords.get(interest, ()))
+
+    def role_with_article(self) -> str:
+        """The role with "a" or "an" in front ("a hospital discharge planner")."""
+        return f"{_article(self.role)} {self.role}"
+
+    def summary(self) -> str:
+        """One line: name, role, organization."""
+        return f"{self.name}, {self.role} at {self.organization}"
+
+
+def _as_str_tuple(value: Any, key: str, persona_id: str) -> Tuple[str, ...]:
+    if value is None:
+        return ()
+    if isinstance(value, str) or not isinstance(value, Sequence):
+        raise PersonaError(f"persona '{persona_id}': '{key}' must be a list of strings")
+    items = []
+    for item in value:
+        if not isinstance(item, (str, int, float)) or isinstance(item, bool):
+            raise PersonaError(f"persona '{persona_id}': '{key}' must be a list of strings")
+        text = str(item).strip()
+        if text:
+            items.append(text)
+    return tuple(items)
+
+
+def _required_text(data: Mapping[str, Any], key: str, persona_id: str) -> str:
+    value = data.get(key)
+    if not isinstance(value, (str, int)) or isinstance(value, bool) or not str(value).strip():
+        raise PersonaError(f"persona '{persona_id}': '{key}' must be a non-empty string")
+    return " ".join(str(value).split())
+
+
+def persona_from_dict(data: Any) -> Persona:
+    """Validate one persona mapping and fill in defaults.
+
+    Args:
+        data: A mapping as read from YAML.
+
+    Returns:
+        The persona.
+
+    Raises:
+        PersonaError: When a required key is missing or a value has the wrong type.
+    """
+    if not isinstance(data, Mapping):
+        raise PersonaError("a persona must be a mapping of keys to values")
+    missing = [key for key in REQUIRED_KEYS if key not in data]
+    raw_id = str(data.get("id", "?"))
+    if missing:
+        raise PersonaError(f"persona '{raw_id}' is missing required key(s): {', '.join(missing)}")
+    persona_id = _required_text(data, "id", raw_id)
+    if not _ID_PATTERN.match(persona_id):
+        raise PersonaError(
+            f"persona id '{persona_id}' must be lower-case letters, digits, '-' or '_'"
+        )
+    name = _required_text(data, "name", persona_id)
+    role = _required_text(data, "role", persona_id)
+    organization = _required_text(data, "organization", persona_id)
+    interests = _as_str_tuple(data.get("interests"), "interests", persona_id)
+    if not interests:
+        raise PersonaError(f"persona '{persona_id}': 'interests' needs at least one entry")
+    hidden = _as_str_tuple(data.get("hidden_interests"), "hidden_interests", persona_id)
+
+    raw_keywords = data.get("interest_keywords") or {}
+    if not isinstance(raw_keywords, Mapping):
+        raise PersonaError(f"persona '{persona_id}': 'interest_keywords' must be a mapping")
+    keywords: Dict[str, Tuple[str, ...]] = {}
+    for interest, variants in raw_keywords.items():
+        keywords[str(interest)] = _as_str_tuple(variants, "interest_keywords", persona_id)
+
+    personality = str(data.get("personality") or "warm").strip().lower()
+    if personality not in PERSONALITIES:
+        raise PersonaError(
+            f"persona '{persona_id}': personality must be one of {', '.join(PERSONALITIES)}"
+        )
+    first = name.split()[0]
+    scene = " ".join(str(data.get("scene") or "").split()) or (
+        f"It is the afternoon break at the conference. {first} is standing near "
+        "the coffee table, looking at the programme."
+    )
+    opener = " ".join(str(data.get("opener") or "").split()) or (
+        f"Hi there! I'm {first}, {_article(role)} {role} with {organization}. "
+        "How's the conference treating you?"
+    )
+    facts = _as_str_tuple(data.get("facts"), "facts", persona_id) or (
+        f"I work as {_article(role)} {role} at {organization}.",
+    )
+    questions = _as_str_tuple(data.get("questions"), "questions", persona_id) or (
+        "What kind of work do you do?",
+        "What brings you to the conference?",
+        "Have you been to any good sessions so far?",
+    )
+    return Persona(
+        id=persona_id,
+        name=name,
+        role=role,
+        organization=organization,
+        interests=interests,
+        hidden_interests=hidden,
+        interest_keywords=keywords,
+        personality=personality,
+        pronouns=str(data.get("pronouns") or "they/them"),
+        scene=scene,
+        opener=opener,
+        facts=facts,
+        questions=questions,
+    )
+
+
+def _article(word: str) -> str:
+    return "an" if word[:1].lower() in "aeiou" else "a"
+
+
+def load_personas_file(path: Path) -> List[Persona]:
+    """Read and validate a YAML file holding one persona or a list of them.
+
+    Args:
+        path: A YAML file: a mapping with a ``personas`` list, a bare list, or a
+            single persona mapping.
+
+    Returns:
+        The personas in file order.
+
+    Raises:
+        PersonaError: When the file is missing, is not valid YAML, or an entry
+            is invalid.
+    """
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise PersonaError(f"persona file not found: {path}") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise PersonaError(f"cannot read persona file {path}: {exc}") from None
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" (line {mark.line + 1})" if mark is not None else ""
+        raise PersonaError(f"persona file {path} is not valid YAML{where}") from None
+    if isinstance(data, Mapping) and "personas" in data:
+        data = data["personas"]
+    entries = data if isinstance(data, list) else [data]
+    personas = [persona_from_dict(entry) for entry in entries]
+    seen = set()
+    for persona in personas:
+        if persona.id in seen:
+            raise PersonaError(f"persona id '{persona.id}' appears twice in {path}")
+        seen.add(persona.id)
+    if not personas:
+        raise PersonaError(f"persona file {path} holds no personas")
+    return personas
+
+
+def personas_path() -> Path:
+    """The persona file in use: ``INTROCOACH_PERSONAS`` or the packaged one."""
+    return Path(os.environ.get("INTROCOACH_PERSONAS") or DEFAULT_PERSONAS_FILE)
+
+
+@functools.lru_cache(maxsize=4)
+def _cached(path: str, mtime: float) -> Tuple[Persona, ...]:
+    return tuple(load_personas_file(Path(path)))
+
+
+def all_personas() -> Tuple[Persona, ...]:
+    """Every persona, re-read when the file changes (no restart needed)."""
+    path = personas_path()
+    try:
+        mtime = path.stat().st_mtime
+    except FileNotFoundError:
+        raise PersonaError(f"persona file not found: {path}") from None
+    return _cached(str(path), mtime)
+
+
+def get_persona(persona_id: Optional[str]) -> Persona:
+    """Look a persona up by id.
+
+    Raises:
+        PersonaError: When no persona has that id.
+    """
+    for persona in all_personas():
+        if persona.id == persona_id:
+            return persona
+    known = ", ".join(p.id for p in all_personas())
+    raise PersonaError(f"unknown persona '{persona_id}' (known: {known})")
+
+
+def find_persona(persona_id: Optional[str]) -> Optional[Persona]:
+    """Like :func:`get_persona` but returns ``None`` for an unknown id."""
+    try:
+        return get_persona(persona_id)
+    except PersonaError:
+        return None
+
+
+def persona_named_in(text: str) -> Optional[Persona]:
+    """The persona whose id, first name, full name or role the text mentions."""
+    lowered = f" {' '.join(re.findall(r'[a-z0-9]+', text.lower()))} "
+    best: Optional[Tuple[int, Persona]] = None
+    for persona in all_personas():
+        for label in (persona.name, persona.first_name, persona.id, persona.role):
+            needle = " ".join(re.findall(r"[a-z0-9]+", label.lower()))
+            if needle and f" {needle} " in lowered:
+                if best is None or len(needle) > best[0]:
+                    best = (len(needle), persona)
+    return best[1] if best else None
+
+
+def pick_persona(exclude: Optional[str] = None, seed: Optional[str] = None) -> Persona:
+    """Pick a persona other than ``exclude``; repeatable for a given seed."""
+    choices = [p for p in all_personas() if p.id != exclude] or list(all_personas())
+    return random.Random(seed).choice(choices)

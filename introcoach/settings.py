@@ -1,0 +1,115 @@
+"""Configuration, read from the environment in one place.
+
+Every value has a safe local default: servers bind to 127.0.0.1, and the two
+tokens (the Rasa HTTP API token and the action server's shared token) are taken
+from the environment or generated once and kept in the git-ignored ``.secrets/``
+folder, so a fresh clone never ships a guessable secret.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Dict, Mapping, Optional
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Where the servers listen and how they authenticate each other."""
+
+    host: str
+    rasa_port: int
+    action_port: int
+    web_port: int
+    api_token: str
+    action_token: str
+    secrets_dir: Path
+
+    @property
+    def action_url(self) -> str:
+        """The action server's webhook, as Rasa calls it."""
+        return f"http://{self.host}:{self.action_port}/webhook"
+
+    @property
+    def rasa_url(self) -> str:
+        """Base URL of the Rasa server."""
+        return f"http://{self.host}:{self.rasa_port}"
+
+    @property
+    def web_origins(self) -> tuple:
+        """Origins allowed by CORS on the Rasa server: the project's own web app."""
+        return (
+            f"http://127.0.0.1:{self.web_port}",
+            f"http://localhost:{self.web_port}",
+        )
+
+    def child_env(self) -> Dict[str, str]:
+        """Variables a child process (Rasa, the action server) needs."""
+        return {
+            "INTROCOACH_HOST": self.host,
+            "INTROCOACH_RASA_PORT": str(self.rasa_port),
+            "INTROCOACH_ACTION_PORT": str(self.action_port),
+            "INTROCOACH_WEB_PORT": str(self.web_port),
+            "INTROCOACH_API_TOKEN": self.api_token,
+            "INTROCOACH_ACTION_TOKEN": self.action_token,
+            "INTROCOACH_ACTION_URL": self.action_url,
+            # rasa-sdk reads SANIC_HOST; keep it on loopback unless told otherwise.
+            "SANIC_HOST": self.host,
+        }
+
+
+def _port(env: Mapping[str, str], name: str, default: int) -> int:
+    raw = env.get(name, "").strip()
+    if not raw:
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise ValueError(f"{name} must be a port number, got {raw!r}") from None
+    if not 0 < value < 65536:
+        raise ValueError(f"{name} must be between 1 and 65535, got {value}")
+    return value
+
+
+def _secret(env: Mapping[str, str], name: str, file: Path) -> str:
+    """The token from the environment, or from ``file``, created on first use."""
+    value = env.get(name, "").strip()
+    if value:
+        return value
+    if file.exists():
+        stored = file.read_text(encoding="utf-8").strip()
+        if stored:
+            return stored
+    file.parent.mkdir(parents=True, exist_ok=True)
+    token = secrets.token_urlsafe(32)
+    # Create with owner-only permissions before writing the secret.
+    fd = os.open(file, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as handle:
+        handle.write(token + "\n")
+    return token
+
+
+def load_settings(env: Optional[Mapping[str, str]] = None) -> Settings:
+    """Read the settings from ``env`` (default: the process environment).
+
+    Args:
+        env: Variables to read; ``os.environ`` when omitted.
+
+    Returns:
+        The settings, with tokens generated into the secrets folder when unset.
+    """
+    env = os.environ if env is None else env
+    secrets_dir = Path(env.get("INTROCOACH_SECRETS_DIR") or PROJECT_ROOT / ".secrets")
+    return Settings(
+        host=env.get("INTROCOACH_HOST", "").strip() or "127.0.0.1",
+        rasa_port=_port(env, "INTROCOACH_RASA_PORT", 5005),
+        action_port=_port(env, "INTROCOACH_ACTION_PORT", 5055),
+        web_port=_port(env, "INTROCOACH_WEB_PORT", 8000),
+        api_token=_secret(env, "INTROCOACH_API_TOKEN", secrets_dir / "api_token"),
+        action_token=_secret(env, "INTROCOACH_ACTION_TOKEN", secrets_dir / "action_token"),
+        secrets_dir=secrets_dir,
+    )
