@@ -110,6 +110,8 @@ def load_settings(env: Optional[Mapping[str, str]] = None) -> Settings:
         action_port=_port(env, "INTROCOACH_ACTION_PORT", 5055),
         web_port=_port(env, "INTROCOACH_WEB_PORT", 8000),
         api_token=_secret(env, "INTROCOACH_API_TOKEN", secrets_dir / "api_token"),
-        action_token=_secret(env, "INTROCOACH_ACTION_TOKEN", secrets_dir / "action_token"),
+        action_token=_secret(
+            env, "INTROCOACH_ACTION_TOKEN", secrets_dir / "action_token"
+        ),
         secrets_dir=secrets_dir,
     )

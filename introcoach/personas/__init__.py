@@ -87,7 +87,9 @@ def _as_str_tuple(value: Any, key: str, persona_id: str) -> Tuple[str, ...]:
     items = []
     for item in value:
         if not isinstance(item, (str, int, float)) or isinstance(item, bool):
-            raise PersonaError(f"persona '{persona_id}': '{key}' must be a list of strings")
+            raise PersonaError(
+                f"persona '{persona_id}': '{key}' must be a list of strings"
+            )
         text = str(item).strip()
         if text:
             items.append(text)
@@ -96,8 +98,14 @@ def _as_str_tuple(value: Any, key: str, persona_id: str) -> Tuple[str, ...]:
 
 def _required_text(data: Mapping[str, Any], key: str, persona_id: str) -> str:
     value = data.get(key)
-    if not isinstance(value, (str, int)) or isinstance(value, bool) or not str(value).strip():
-        raise PersonaError(f"persona '{persona_id}': '{key}' must be a non-empty string")
+    if (
+        not isinstance(value, (str, int))
+        or isinstance(value, bool)
+        or not str(value).strip()
+    ):
+        raise PersonaError(
+            f"persona '{persona_id}': '{key}' must be a non-empty string"
+        )
     return " ".join(str(value).split())
 
 
@@ -118,7 +126,9 @@ def persona_from_dict(data: Any) -> Persona:
     missing = [key for key in REQUIRED_KEYS if key not in data]
     raw_id = str(data.get("id", "?"))
     if missing:
-        raise PersonaError(f"persona '{raw_id}' is missing required key(s): {', '.join(missing)}")
+        raise PersonaError(
+            f"persona '{raw_id}' is missing required key(s): {', '.join(missing)}"
+        )
     persona_id = _required_text(data, "id", raw_id)
     if not _ID_PATTERN.match(persona_id):
         raise PersonaError(
@@ -129,20 +139,27 @@ def persona_from_dict(data: Any) -> Persona:
     organization = _required_text(data, "organization", persona_id)
     interests = _as_str_tuple(data.get("interests"), "interests", persona_id)
     if not interests:
-        raise PersonaError(f"persona '{persona_id}': 'interests' needs at least one entry")
+        raise PersonaError(
+            f"persona '{persona_id}': 'interests' needs at least one entry"
+        )
     hidden = _as_str_tuple(data.get("hidden_interests"), "hidden_interests", persona_id)
 
     raw_keywords = data.get("interest_keywords") or {}
     if not isinstance(raw_keywords, Mapping):
-        raise PersonaError(f"persona '{persona_id}': 'interest_keywords' must be a mapping")
+        raise PersonaError(
+            f"persona '{persona_id}': 'interest_keywords' must be a mapping"
+        )
     keywords: Dict[str, Tuple[str, ...]] = {}
     for interest, variants in raw_keywords.items():
-        keywords[str(interest)] = _as_str_tuple(variants, "interest_keywords", persona_id)
+        keywords[str(interest)] = _as_str_tuple(
+            variants, "interest_keywords", persona_id
+        )
 
     personality = str(data.get("personality") or "warm").strip().lower()
     if personality not in PERSONALITIES:
         raise PersonaError(
-            f"persona '{persona_id}': personality must be one of {', '.join(PERSONALITIES)}"
+            f"persona '{persona_id}': personality must be one of "
+            + ", ".join(PERSONALITIES)
         )
     first = name.split()[0]
     scene = " ".join(str(data.get("scene") or "").split()) or (

@@ -1,0 +1,166 @@
+"""Helpers shared by the actions: reading the tracker, speaking as the persona.
+
+Every bot message carries a ``speaker`` in its metadata: ``persona`` (in
+character), ``narrator`` (the scene) or ``coach`` (out of character: help,
+feedback). The narration that opens a conversation with a persona also carries
+``segment_start``, so the conversation with the current persona is everything
+after the last such message.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from typing import Any, Dict, List, Optional
+
+from rasa_sdk import Action, Tracker
+from rasa_sdk.events import EventType, SlotSet
+from rasa_sdk.executor import CollectingDispatcher
+
+from introcoach.dialogue import PersonaVoice, Reply
+from introcoach.personas import Persona, find_persona, pick_persona
+from introcoach.scoring import Turn, find_interest_mentions
+
+PERSONA = "persona"
+NARRATOR = "narrator"
+COACH = "coach"
+
+
+def current_persona(tracker: Tracker) -> Persona:
+    """The persona of this conversation; a seeded pick if the slot is unset or stale."""
+    persona = find_persona(tracker.get_slot("persona_id"))
+    return persona or pick_persona(seed=tracker.sender_id)
+
+
+def voice_for(tracker: Tracker, persona: Optional[Persona] = None) -> PersonaVoice:
+    """The persona's voice, with its memory of this conversation."""
+    persona = persona or current_persona(tracker)
+    return PersonaVoice(
+        persona,
+        memory=tracker.get_slot("persona_memory"),
+        seed=tracker.sender_id,
+        user_name=tracker.get_slot("user_name"),
+    )
+
+
+def latest_text(tracker: Tracker) -> str:
+    """The text of the trainee's latest message."""
+    return (tracker.latest_message or {}).get("text") or ""
+
+
+def latest_intent(tracker: Tracker) -> Optional[str]:
+    """The intent of the trainee's latest message."""
+    return ((tracker.latest_message or {}).get("intent") or {}).get("name")
+
+
+def latest_entity(tracker: Tracker, entity: str) -> Optional[str]:
+    """The first value of ``entity`` in the latest message, if any."""
+    value = next(tracker.get_latest_entity_values(entity), None)
+    return str(value).strip() if value else None
+
+
+def interest_mentions(tracker: Tracker, persona: Persona) -> List[Any]:
+    """The persona's interests named in the latest message (negations included)."""
+    text = latest_text(tracker)
+    return find_interest_mentions(text, persona) if text.strip() else []
+
+
+def say(
+    dispatcher: CollectingDispatcher, persona: Persona, text: str, **extra: Any
+) -> None:
+    """Send a line in character."""
+    dispatcher.utter_message(text=text, speaker=PERSONA, persona_id=persona.id, **extra)
+
+
+def coach(dispatcher: CollectingDispatcher, text: str, **extra: Any) -> None:
+    """Send an out-of-character coaching message."""
+    dispatcher.utter_message(text=text, speaker=COACH, **extra)
+
+
+def speak(
+    dispatcher: CollectingDispatcher, persona: Persona, reply: Reply
+) -> List[EventType]:
+    """Send a reply in character and remember what was said."""
+    say(dispatcher, persona, reply.text)
+    return [SlotSet("persona_memory", reply.memory.to_dict())]
+
+
+def open_conversation(
+    dispatcher: CollectingDispatcher, persona: Persona
+) -> List[EventType]:
+    """Set the scene and let the persona speak first; starts a new segment."""
+    voice = PersonaVoice(persona)
+    scene, line = voice.opening()
+    dispatcher.utter_message(
+        text=scene,
+        speaker=NARRATOR,
+        persona_id=persona.id,
+        segment_start=True,
+        json_message={
+            "type": "introcoach.persona",
+            "persona": {
+                "id": persona.id,
+                "name": persona.name,
+                "initials": persona.initials,
+                "role": persona.role,
+                "organization": persona.organization,
+            },
+        },
+    )
+    say(dispatcher, persona, line)
+    return [
+        SlotSet("persona_id", persona.id),
+        SlotSet("persona_memory", None),
+        SlotSet("last_pitch", None),
+    ]
+
+
+def conversation_turns(tracker: Tracker) -> List[Turn]:
+    """The current conversation with the persona, as scoring turns.
+
+    Starts after the last ``segment_start`` narration; leaves out coaching
+    messages and the trainee's pitch attempts (those are scored on their own).
+    """
+    events = tracker.events
+    start = 0
+    for index in range(len(events) - 1, -1, -1):
+        event = events[index]
+        if event.get("event") == "bot" and (event.get("metadata") or {}).get(
+            "segment_start"
+        ):
+            start = index
+            break
+    turns: List[Turn] = []
+    in_pitch = False
+    for event in events[start:]:
+        kind = event.get("event")
+        if kind == "active_loop":
+            in_pitch = event.get("name") == "pitch_form"
+        elif kind == "user" and not in_pitch:
+            text = (event.get("text") or "").strip()
+            if text and not text.startswith("/"):
+                turns.append(Turn("user", text))
+        elif kind == "bot":
+            metadata = event.get("metadata") or {}
+            text = (event.get("text") or "").strip()
+            if text and metadata.get("speaker") == PERSONA:
+                turns.append(Turn("persona", text))
+    return turns
+
+
+class PersonaAction(Action, ABC):
+    """Base for actions; abstract, so the action server does not register it."""
+
+    @abstractmethod
+    def name(self) -> str:
+        """The action's name in the domain."""
+
+
+def reset_practice_slots() -> List[Dict[str, Any]]:
+    """Slot events that forget the trainee's details for a fresh start."""
+    return [
+        SlotSet("user_name", None),
+        SlotSet("user_role", None),
+        SlotSet("user_organization", None),
+        SlotSet("user_interest", None),
+        SlotSet("pitch_text", None),
+    ]

@@ -1,0 +1,123 @@
+"""Starting, switching and restarting a practice conversation."""
+
+from __future__ import annotations
+
+from typing import Any, Dict, List
+
+from rasa_sdk import Tracker
+from rasa_sdk.events import (
+    ActionExecuted,
+    ActiveLoop,
+    EventType,
+    SessionStarted,
+    SlotSet,
+)
+from rasa_sdk.executor import CollectingDispatcher
+
+from actions.common import (
+    PersonaAction,
+    coach,
+    current_persona,
+    latest_text,
+    open_conversation,
+    reset_practice_slots,
+)
+from introcoach.personas import find_persona, persona_named_in, pick_persona
+
+
+class ActionSessionStart(PersonaAction):
+    """Starts a session with a persona and lets them open the conversation.
+
+    The persona comes from the session's metadata (``{"persona_id": "dana"}``,
+    as the chat widget sends it) when that names a known persona; otherwise one
+    is picked, repeatably, from the sender id.
+    """
+
+    def name(self) -> str:
+        return "action_session_start"
+
+    async def run(
+        self,
+        dispatcher: CollectingDispatcher,
+        tracker: Tracker,
+        domain: Dict[str, Any],
+    ) -> List[EventType]:
+        metadata = tracker.get_slot("session_started_metadata") or {}
+        requested = metadata.get("persona_id") if isinstance(metadata, dict) else None
+        persona = find_persona(requested) if requested else None
+        if requested and persona is None:
+            coach(
+                dispatcher,
+                f"There is no persona called '{requested}', so I picked someone for "
+                "you.",
+            )
+        persona = persona or pick_persona(seed=tracker.sender_id)
+        events: List[EventType] = [SessionStarted()]
+        events += open_conversation(dispatcher, persona)
+        events.append(ActionExecuted("action_listen"))
+        return events
+
+
+class ActionSwitchPersona(PersonaAction):
+    """Introduces the trainee to someone else: the one they named, or another."""
+
+    def name(self) -> str:
+        return "action_switch_persona"
+
+    async def run(
+        self,
+        dispatcher: CollectingDispatcher,
+        tracker: Tracker,
+        domain: Dict[str, Any],
+    ) -> List[EventType]:
+        current = current_persona(tracker)
+        named = persona_named_in(latest_text(tracker))
+        if named is not None and named.id == current.id:
+            coach(
+                dispatcher,
+                f"You're already talking with {current.name}. Carry on, or say 'meet "
+                "someone else'.",
+            )
+            return [ActiveLoop(None), SlotSet("requested_slot", None)]
+        if named is not None:
+            persona = named
+        else:
+            # Seeded by the number of events so each switch can meet someone new.
+            persona = pick_persona(
+                exclude=current.id, seed=f"{tracker.sender_id}:{len(tracker.events)}"
+            )
+        coach(
+            dispatcher,
+            f"OK! You say goodbye to {current.first_name} and meet {persona.name}, "
+            f"{persona.role_with_article()} from {persona.organization}.",
+        )
+        return (
+            [ActiveLoop(None), SlotSet("requested_slot", None)]
+            + reset_practice_slots()
+            + open_conversation(dispatcher, persona)
+        )
+
+
+class ActionRestartPractice(PersonaAction):
+    """Starts the conversation with the same persona again, from the top."""
+
+    def name(self) -> str:
+        return "action_restart_practice"
+
+    async def run(
+        self,
+        dispatcher: CollectingDispatcher,
+        tracker: Tracker,
+        domain: Dict[str, Any],
+    ) -> List[EventType]:
+        persona = current_persona(tracker)
+        coach(
+            dispatcher,
+            f"Starting over. {persona.first_name} has never met you, so this is a "
+            "fresh first impression.",
+        )
+        return (
+            [ActiveLoop(None), SlotSet("requested_slot", None)]
+            + reset_practice_slots()
+            + open_conversation(dispatcher, persona)
+        )

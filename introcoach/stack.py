@@ -1,0 +1,263 @@
+"""Start, watch and stop the action server and the Rasa server together.
+
+``make run`` uses :func:`main`; the integration tests use :class:`Stack` to
+start both servers on free ports and always stop them again. Every process is
+started in its own process group, so stopping it also stops its children.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Dict, List, Optional, Sequence
+
+from introcoach.settings import PROJECT_ROOT, Settings, load_settings
+
+logger = logging.getLogger(__name__)
+
+
+def free_port() -> int:
+    """A TCP port on loopback that nothing listens on right now."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def _get(url: str, timeout: float = 2.0) -> Optional[Dict]:
+    try:
+        with urllib.request.urlopen(
+            url, timeout=timeout
+        ) as response:  # noqa: S310 - loopback only
+            return json.loads(response.read().decode() or "{}")
+    except (urllib.error.URLError, OSError, ValueError):
+        return None
+
+
+@dataclass
+class Stack:
+    """The action server and the Rasa server, as child processes."""
+
+    settings: Settings
+    model: Path
+    log_dir: Path = PROJECT_ROOT / "var" / "log"
+    extra_env: Dict[str, str] = field(default_factory=dict)
+    processes: Dict[str, subprocess.Popen] = field(default_factory=dict)
+
+    def _env(self) -> Dict[str, str]:
+        env = dict(os.environ)
+        env.update(self.settings.child_env())
+        env.update(self.extra_env)
+        env.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+        env.setdefault("RASA_TELEMETRY_ENABLED", "false")
+        env.setdefault("SQLALCHEMY_SILENCE_UBER_WARNING", "1")
+        env.setdefault("PYTHONWARNINGS", "ignore")
+        env.setdefault("PYTHONUNBUFFERED", "1")
+        return env
+
+    def _spawn(self, name: str, command: List[str]) -> None:
+        self.log_dir.mkdir(parents=True, exist_ok=True)
+        log = (self.log_dir / f"{name}.log").open("ab")
+        self.processes[name] = subprocess.Popen(
+            command,
+            cwd=PROJECT_ROOT,
+            env=self._env(),
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            start_new_session=True,
+        )
+        log.close()
+
+    def start(self) -> None:
+        """Start both servers (returns at once; see :meth:`wait_ready`)."""
+        bin_dir = Path(sys.executable).parent
+        s = self.settings
+        self._spawn(
+            "actions",
+            [
+                sys.executable,
+                "-m",
+                "introcoach.action_server",
+                "--host",
+                s.host,
+                "--port",
+                str(s.action_port),
+            ],
+        )
+        self._spawn(
+            "rasa",
+            [
+                str(bin_dir / "rasa"),
+                "run",
+                "--model",
+                str(self.model),
+                "--enable-api",
+                "--auth-token",
+                s.api_token,
+                "--cors",
+                *s.web_origins,
+                "--interface",
+                s.host,
+                "--port",
+                str(s.rasa_port),
+                "--endpoints",
+                str(PROJECT_ROOT / "endpoints.yml"),
+                "--credentials",
+                str(PROJECT_ROOT / "credentials.yml"),
+            ],
+        )
+
+    def wait_ready(self, timeout: float = 180.0) -> float:
+        """Wait until both servers answer; returns the seconds it took.
+
+        Raises:
+            RuntimeError: When a server exits or the deadline passes; the
+                message holds the end of its log.
+        """
+        started = time.monotonic()
+        deadline = started + timeout
+        s = self.settings
+        checks = {
+            "actions": f"http://{s.host}:{s.action_port}/health",
+            "rasa": f"http://{s.host}:{s.rasa_port}/status?token={s.api_token}",
+        }
+        pending = dict(checks)
+        while pending:
+            for name, url in list(pending.items()):
+                process = self.processes[name]
+                if process.poll() is not None:
+                    raise RuntimeError(
+                        f"the {name} server exited "
+                        f"({process.returncode}):\n{self.log_tail(name)}"
+                    )
+                body = _get(url)
+                if body is not None and (name != "rasa" or body.get("model_file")):
+                    del pending[name]
+            if pending and time.monotonic() > deadline:
+                raise RuntimeError(
+                    f"not ready after {timeout:.0f} s: {', '.join(pending)}\n"
+                    + "\n".join(self.log_tail(n) for n in pending)
+                )
+            if pending:
+                time.sleep(0.25)
+        return time.monotonic() - started
+
+    def log_tail(self, name: str, lines: int = 30) -> str:
+        """The last lines of one server's log."""
+        path = self.log_dir / f"{name}.log"
+        if not path.exists():
+            return ""
+        return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
+
+    def running(self) -> bool:
+        """True while every server process is alive."""
+        return all(p.poll() is None for p in self.processes.values())
+
+    def stop(self, timeout: float = 15.0) -> None:
+        """Stop every process this stack started (TERM, then KILL)."""
+        for process in self.processes.values():
+            if process.poll() is None:
+                try:
+                    os.killpg(process.pid, signal.SIGTERM)
+                except ProcessLookupError:
+                    pass
+        deadline = time.monotonic() + timeout
+        for process in self.processes.values():
+            try:
+                process.wait(max(0.1, deadline - time.monotonic()))
+            except subprocess.TimeoutExpired:
+                try:
+                    os.killpg(process.pid, signal.SIGKILL)
+                except ProcessLookupError:
+                    pass
+                process.wait(5)
+
+
+def ephemeral_settings() -> Settings:
+    """Settings on free loopback ports with fresh tokens (for tests and benchmarks)."""
+    import secrets
+
+    settings = load_settings()
+    return replace(
+        settings,
+        host="127.0.0.1",
+        rasa_port=free_port(),
+        action_port=free_port(),
+        api_token=secrets.token_urlsafe(24),
+        action_token=secrets.token_urlsafe(24),
+    )
+
+
+def main(argv: Optional[Sequence[str]] = None) -> int:
+    """Train if needed, start both servers, and stop them on Ctrl-C."""
+    from introcoach.model import ensure_model
+
+    logging.basicConfig(level=logging.INFO, format="%(message)s")
+    settings = load_settings()
+    model = ensure_model()
+    stack = Stack(settings, model)
+    print(
+        f"Starting the action server (:{settings.action_port}) and the Rasa server "
+        f"(:{settings.rasa_port})...",
+        flush=True,
+    )
+    stack.start()
+    stop_requested = False
+
+    def request_stop(signum: int, _frame: object) -> None:
+        nonlocal stop_requested
+        stop_requested = True
+
+    signal.signal(signal.SIGINT, request_stop)
+    signal.signal(signal.SIGTERM, request_stop)
+    try:
+        seconds = stack.wait_ready()
+    except RuntimeError as exc:
+        print(f"IntroCoach could not start: {exc}", file=sys.stderr)
+        stack.stop()
+        return 1
+    print(
+        f"""
+IntroCoach is ready ({seconds:.0f} s). Logs: var/log/rasa.log, var/log/actions.log
+
+Talk to it from another terminal:
+  make chat                      # a terminal chat with a persona (REST, loopback)
+  make shell                     # Rasa's own shell (uses this action server)
+or over HTTP:
+  curl -s -X POST http://{settings.host}:{settings.rasa_port}/webhooks/rest/webhook \\
+       -H 'Content-Type: application/json' -d '{{"sender": "me", "message": "hi"}}'
+
+Say "help" in the chat to see what you can practise. Press Ctrl-C here to stop.
+""",
+        flush=True,
+    )
+    try:
+        while not stop_requested and stack.running():
+            time.sleep(0.5)
+        if not stop_requested:
+            for name, process in stack.processes.items():
+                if process.poll() is not None:
+                    print(
+                        f"The {name} server stopped "
+                        f"unexpectedly:\n{stack.log_tail(name)}",
+                        file=sys.stderr,
+                    )
+            return 1
+    finally:
+        print("Stopping IntroCoach...", flush=True)
+        stack.stop()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

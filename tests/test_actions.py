@@ -1,0 +1,485 @@
+"""Unit tests for every custom action: fresh tracker per test, real dispatcher."""
+
+from __future__ import annotations
+
+from typing import Any, Dict, List
+
+import pytest
+from rasa_sdk.events import ActionExecuted, ActiveLoop, SessionStarted, SlotSet
+from rasa_sdk.executor import CollectingDispatcher
+
+from actions.coaching import (
+    ActionExplainHelp,
+    ActionExplainRubric,
+    ActionGiveFeedback,
+    ActionGiveHint,
+)
+from actions.conversation import (
+    ActionAnswerQuestion,
+    ActionExchangeContact,
+    ActionGreet,
+    ActionRespondComment,
+    ActionRespondInterest,
+    ActionRespondIntroduction,
+    ActionSayGoodbye,
+    ActionSteerBack,
+)
+from actions.pitch import ActionAskPitchText, ActionScorePitch, ValidatePitchForm
+from actions.session import (
+    ActionRestartPractice,
+    ActionSessionStart,
+    ActionSwitchPersona,
+)
+from introcoach.personas import get_persona
+from tests.conftest import bot_event, user_event
+
+RESET = [
+    SlotSet("user_name", None),
+    SlotSet("user_role", None),
+    SlotSet("user_organization", None),
+    SlotSet("user_interest", None),
+    SlotSet("pitch_text", None),
+]
+OPEN_DANA = [
+    SlotSet("persona_id", "dana"),
+    SlotSet("persona_memory", None),
+    SlotSet("last_pitch", None),
+]
+
+STRONG_PITCH = (
+    "Hi, I'm Sam Ortiz, a certified peer specialist at Lakeside Recovery Center. "
+    "I help people leaving the hospital find their footing in the first thirty days, "
+    "because that's when people are most likely to come back. Last year our peers met "
+    "with 120 people at discharge, and readmissions dropped by a third. I know you "
+    "work "
+    "on care transitions too, so I'd love to hear how your team connects people to "
+    "peers. What has worked for you at St. Brigid?"
+)
+
+
+def texts(dispatcher: CollectingDispatcher) -> List[str]:
+    return [m["text"] for m in dispatcher.messages if m.get("text")]
+
+
+def speakers(dispatcher: CollectingDispatcher) -> List[str]:
+    return [m.get("speaker") for m in dispatcher.messages]
+
+
+def only_memory(events: List[Dict[str, Any]]) -> Dict[str, Any]:
+    assert [(e["event"], e["name"]) for e in events] == [("slot", "persona_memory")]
+    return events[0]["value"]
+
+
+# -- session -------------------------------------------------------------------
+
+
+async def test_session_start_uses_persona_from_metadata(
+    make_tracker, dispatcher, domain
+):
+    tracker = make_tracker(
+        slots={"persona_id": None, "session_started_metadata": {"persona_id": "marcus"}}
+    )
+    events = await ActionSessionStart().run(dispatcher, tracker, domain)
+    marcus = get_persona("marcus")
+    assert events == [
+        SessionStarted(),
+        SlotSet("persona_id", "marcus"),
+        SlotSet("persona_memory", None),
+        SlotSet("last_pitch", None),
+        ActionExecuted("action_listen"),
+    ]
+    assert texts(dispatcher) == [f"({marcus.scene})", marcus.opener]
+    assert speakers(dispatcher) == ["narrator", "persona"]
+    assert dispatcher.messages[0]["segment_start"] is True
+    assert dispatcher.messages[0]["custom"]["persona"]["initials"] == "MB"
+
+
+async def test_session_start_with_unknown_persona_explains_and_picks(
+    make_tracker, dispatcher, domain
+):
+    tracker = make_tracker(
+        slots={"persona_id": None, "session_started_metadata": {"persona_id": "nobody"}}
+    )
+    events = await ActionSessionStart().run(dispatcher, tracker, domain)
+    assert "no persona called 'nobody'" in texts(dispatcher)[0]
+    persona_id = events[1]["value"]
+    assert get_persona(persona_id).opener == texts(dispatcher)[-1]
+    assert events[0] == SessionStarted() and events[-1] == ActionExecuted(
+        "action_listen"
+    )
+
+
+async def test_session_start_pick_is_repeatable_per_sender(make_tracker, domain):
+    picks = set()
+    for _ in range(3):
+        tracker = make_tracker(slots={"persona_id": None}, sender_id="same-sender")
+        events = await ActionSessionStart().run(CollectingDispatcher(), tracker, domain)
+        picks.add(events[1]["value"])
+    assert len(picks) == 1
+
+
+async def test_switch_persona_to_the_one_named(make_tracker, dispatcher, domain):
+    tracker = make_tracker("can I talk to Marcus instead?", intent="switch_persona")
+    events = await ActionSwitchPersona().run(dispatcher, tracker, domain)
+    assert events == [ActiveLoop(None), SlotSet("requested_slot", None)] + RESET + [
+        SlotSet("persona_id", "marcus"),
+        SlotSet("persona_memory", None),
+        SlotSet("last_pitch", None),
+    ]
+    assert "You say goodbye to Dana and meet Marcus Bell" in texts(dispatcher)[0]
+    assert texts(dispatcher)[-1] == get_persona("marcus").opener
+
+
+async def test_switch_persona_without_a_name_meets_someone_new(
+    make_tracker, dispatcher, domain
+):
+    tracker = make_tracker("meet someone else", intent="switch_persona")
+    events = await ActionSwitchPersona().run(dispatcher, tracker, domain)
+    new_id = [e for e in events if e.get("name") == "persona_id"][0]["value"]
+    assert new_id != "dana"
+    get_persona(new_id)
+
+
+async def test_switch_to_the_current_persona_says_so(make_tracker, dispatcher, domain):
+    tracker = make_tracker("let me talk to Dana", intent="switch_persona")
+    events = await ActionSwitchPersona().run(dispatcher, tracker, domain)
+    assert events == [ActiveLoop(None), SlotSet("requested_slot", None)]
+    assert texts(dispatcher) == [
+        "You're already talking with Dana Whitfield. Carry on, or say 'meet someone "
+        "else'."
+    ]
+
+
+async def test_restart_starts_fresh_with_same_persona(make_tracker, dispatcher, domain):
+    tracker = make_tracker("start over", intent="restart", slots={"user_name": "Sam"})
+    events = await ActionRestartPractice().run(dispatcher, tracker, domain)
+    assert (
+        events
+        == [ActiveLoop(None), SlotSet("requested_slot", None)] + RESET + OPEN_DANA
+    )
+    assert texts(dispatcher)[-1] == get_persona("dana").opener
+
+
+# -- in character ---------------------------------------------------------------
+
+
+async def test_greet_answers_and_asks_back(make_tracker, dispatcher, domain):
+    # Right after the opener the persona's own question stands; later it asks one.
+    events = await ActionGreet().run(
+        dispatcher, make_tracker("hi there", intent="greet"), domain
+    )
+    memory = only_memory(events)
+    assert memory["turn"] == 1 and memory["used_questions"] == []
+    assert texts(dispatcher) == ["Hi! It's so nice to meet you."]
+    later = CollectingDispatcher()
+    tracker = make_tracker(
+        "hello again", intent="greet", slots={"persona_memory": memory}
+    )
+    memory = only_memory(await ActionGreet().run(later, tracker, domain))
+    assert memory["turn"] == 2 and len(memory["used_questions"]) == 1
+    assert texts(later)[0].endswith("?")
+    assert speakers(later) == ["persona"]
+
+
+@pytest.mark.parametrize(
+    "intent, expected",
+    [
+        ("ask_persona_work", "hospital discharge planner"),
+        ("ask_persona_organization", "St. Brigid Regional Medical Center"),
+        ("ask_persona_interests", "Care transitions"),
+        ("ask_travel", "drove three hours"),
+        ("ask_sports", "trail running"),
+        ("ask_weather", "?"),
+        ("ask_conference", "session"),
+        ("ask_wellbeing", "doing well"),
+    ],
+)
+async def test_answer_question_by_topic(
+    make_tracker, dispatcher, domain, intent, expected
+):
+    events = await ActionAnswerQuestion().run(
+        dispatcher, make_tracker("question", intent=intent), domain
+    )
+    only_memory(events)
+    (text,) = texts(dispatcher)
+    assert expected in text
+
+
+async def test_interests_reveal_hidden_ones_when_asked_again(make_tracker, domain):
+    memory = None
+    said = []
+    for _ in range(5):
+        dispatcher = CollectingDispatcher()
+        tracker = make_tracker(
+            "what do you do for fun?",
+            intent="ask_persona_interests",
+            slots={"persona_memory": memory},
+        )
+        memory = only_memory(
+            await ActionAnswerQuestion().run(dispatcher, tracker, domain)
+        )
+        said.append(texts(dispatcher)[0])
+    assert "sourdough baking" in " ".join(said)
+    assert "my rescue dog, Biscuit" in " ".join(said)
+    assert set(memory["revealed"]) == set(get_persona("dana").all_interests)
+
+
+async def test_introduction_uses_name_and_asks_about_role(
+    make_tracker, dispatcher, domain
+):
+    tracker = make_tracker(
+        "Hi, I'm Sam, a peer specialist at Hope Center",
+        intent="introduce_self",
+        entities=[
+            {"entity": "name", "value": "Sam"},
+            {"entity": "role", "value": "peer specialist"},
+            {"entity": "organization", "value": "Hope Center"},
+        ],
+    )
+    only_memory(await ActionRespondIntroduction().run(dispatcher, tracker, domain))
+    (text,) = texts(dispatcher)
+    assert "Sam" in text
+    assert (
+        "A peer specialist at Hope Center, how long have you been doing that?" in text
+    )
+
+
+async def test_introduction_without_details_asks_what_they_do(
+    make_tracker, dispatcher, domain
+):
+    tracker = make_tracker("nice to meet you, I'm new here", intent="introduce_self")
+    await ActionRespondIntroduction().run(dispatcher, tracker, domain)
+    assert texts(dispatcher)[0].endswith("So what kind of work do you do?")
+
+
+async def test_shared_interest_is_noticed(make_tracker, dispatcher, domain):
+    tracker = make_tracker(
+        "I love gardening, my tomatoes are out of control",
+        intent="share_interest",
+        entities=[{"entity": "interest", "value": "gardening"}],
+    )
+    memory = only_memory(await ActionRespondInterest().run(dispatcher, tracker, domain))
+    assert memory["shared"] == ["gardening"]
+    assert "gardening" in texts(dispatcher)[0].lower()
+
+
+async def test_negated_interest_is_not_common_ground(make_tracker, dispatcher, domain):
+    tracker = make_tracker(
+        "I don't really like gardening",
+        intent="share_interest",
+        entities=[{"entity": "interest", "value": "gardening"}],
+    )
+    memory = only_memory(await ActionRespondInterest().run(dispatcher, tracker, domain))
+    assert memory["shared"] == []
+
+
+async def test_new_interest_gets_curiosity(make_tracker, dispatcher, domain):
+    tracker = make_tracker(
+        "I'm really into pottery",
+        intent="share_interest",
+        entities=[{"entity": "interest", "value": "pottery"}],
+    )
+    memory = only_memory(await ActionRespondInterest().run(dispatcher, tracker, domain))
+    assert memory["shared"] == []
+    assert "pottery" in texts(dispatcher)[0].lower()
+
+
+@pytest.mark.parametrize("intent", ["comment", "affirm", "deny", "thank"])
+async def test_comment_keeps_conversation_going(
+    make_tracker, dispatcher, domain, intent
+):
+    only_memory(
+        await ActionRespondComment().run(
+            dispatcher, make_tracker("that sounds hard", intent=intent), domain
+        )
+    )
+    (text,) = texts(dispatcher)
+    assert text.endswith("?")
+
+
+async def test_exchange_contact_and_goodbye(make_tracker, domain):
+    dispatcher = CollectingDispatcher()
+    only_memory(
+        await ActionExchangeContact().run(
+            dispatcher, make_tracker("can I get your card?"), domain
+        )
+    )
+    assert "card" in texts(dispatcher)[0]
+    dispatcher = CollectingDispatcher()
+    only_memory(
+        await ActionSayGoodbye().run(
+            dispatcher, make_tracker("bye", slots={"user_name": "Sam"}), domain
+        )
+    )
+    assert "Sam" in texts(dispatcher)[0]
+
+
+async def test_steer_back_stays_in_character(make_tracker, dispatcher, domain):
+    only_memory(
+        await ActionSteerBack().run(
+            dispatcher, make_tracker("order me a pizza", intent="out_of_scope"), domain
+        )
+    )
+    (text,) = texts(dispatcher)
+    assert text.strip() and text.endswith("?")
+    assert speakers(dispatcher) == ["persona"]
+
+
+async def test_minimal_persona_works(make_tracker, dispatcher, domain):
+    tracker = make_tracker(
+        "what do you do?", intent="ask_persona_work", slots={"persona_id": "grace"}
+    )
+    only_memory(await ActionAnswerQuestion().run(dispatcher, tracker, domain))
+    assert "county behavioral health director" in texts(dispatcher)[0]
+
+
+# -- coaching -------------------------------------------------------------------
+
+
+async def test_help_lists_what_to_practise(make_tracker, dispatcher, domain):
+    assert (
+        await ActionExplainHelp().run(
+            dispatcher, make_tracker("help", intent="help"), domain
+        )
+        == []
+    )
+    assert "Elevator pitch" in texts(dispatcher)[0]
+    assert [b["payload"] for b in dispatcher.messages[0]["buttons"]] == [
+        "/switch_persona",
+        "/start_over",
+        "/practice_pitch",
+    ]
+    assert speakers(dispatcher) == ["coach"]
+
+
+async def test_rubric_in_plain_words(make_tracker, dispatcher, domain):
+    assert (
+        await ActionExplainRubric().run(
+            dispatcher, make_tracker("what counts?", intent="ask_rubric"), domain
+        )
+        == []
+    )
+    assert "Gino" in texts(dispatcher)[0]
+
+
+async def test_hint_suggests_a_move(make_tracker, dispatcher, domain):
+    assert (
+        await ActionGiveHint().run(
+            dispatcher, make_tracker("give me a hint", intent="ask_hint"), domain
+        )
+        == []
+    )
+    assert texts(dispatcher)[0].startswith("(Hint) ")
+
+
+async def test_feedback_with_nothing_said_yet(make_tracker, dispatcher, domain):
+    tracker = make_tracker(
+        events=[
+            bot_event("(scene)", "narrator", segment_start=True),
+            bot_event("Hello!"),
+        ]
+    )
+    assert await ActionGiveFeedback().run(dispatcher, tracker, domain) == []
+    assert "nothing to score yet" in texts(dispatcher)[0]
+
+
+async def test_feedback_scores_the_conversation_since_the_persona_arrived(
+    make_tracker, dispatcher, domain
+):
+    events = [
+        user_event(
+            "I'm Alex and I love cooking", "introduce_self"
+        ),  # before this persona: ignored
+        bot_event("(scene)", "narrator", segment_start=True),
+        bot_event("Oh, sorry, am I hogging the coffee? Is this your first time here?"),
+        user_event(
+            "Hi, I'm Sam, a peer specialist at Hope Center. What do you do?",
+            "introduce_self",
+        ),
+        bot_event(
+            "I'm a hospital discharge planner. How do you connect with people leaving "
+            "the hospital?"
+        ),
+        bot_event("(Coach) not part of the conversation", "coach"),
+        user_event(
+            "How do you connect people with peers after discharge? I garden too, by "
+            "the way.",
+            "comment",
+        ),
+    ]
+    tracker = make_tracker(
+        "Thanks so much, can I get your card?", intent="exchange_contact", events=events
+    )
+    assert await ActionGiveFeedback().run(dispatcher, tracker, domain) == []
+    (message,) = dispatcher.messages
+    payload = message["custom"]
+    assert payload["type"] == "introcoach.feedback"
+    assert payload["mode"] == "conversation" and payload["persona"] == "dana"
+    assert {s["id"] for s in payload["strategies"]} == {
+        "introduce_and_converse",
+        "common_interests",
+    }
+    assert 0 <= payload["overall"] <= 100
+    assert "Alex" not in str(payload)
+    assert message["text"].startswith("(Coach) Stepping out of the role-play")
+
+
+# -- pitch ------------------------------------------------------------------------
+
+
+async def test_ask_pitch_text_invites_the_pitch(make_tracker, dispatcher, domain):
+    only_memory(
+        await ActionAskPitchText().run(
+            dispatcher, make_tracker(active_loop="pitch_form"), domain
+        )
+    )
+    assert speakers(dispatcher) == ["coach", "persona"]
+    assert "50-150 words" in texts(dispatcher)[0]
+
+
+@pytest.mark.parametrize("bad", ["", "   ", "word " * 5001])
+async def test_validate_pitch_rejects_unscorable_text(
+    make_tracker, dispatcher, domain, bad
+):
+    result = await ValidatePitchForm().validate_pitch_text(
+        bad, dispatcher, make_tracker(), domain
+    )
+    assert result == {"pitch_text": None}
+    assert "Please try your pitch again" in texts(dispatcher)[0]
+
+
+async def test_validate_pitch_accepts_text(make_tracker, dispatcher, domain):
+    result = await ValidatePitchForm().validate_pitch_text(
+        STRONG_PITCH, dispatcher, make_tracker(), domain
+    )
+    assert result == {"pitch_text": STRONG_PITCH}
+    assert dispatcher.messages == []
+
+
+async def test_pitch_is_scored_then_compared_with_last_try(make_tracker, domain):
+    first_try = "Hi, I'm Sam. I'm a peer specialist."
+    dispatcher = CollectingDispatcher()
+    events = await ActionScorePitch().run(
+        dispatcher, make_tracker(slots={"pitch_text": first_try}), domain
+    )
+    first_payload = dispatcher.messages[0]["custom"]
+    assert events == [
+        SlotSet("last_pitch", {"text": first_try, "overall": first_payload["overall"]}),
+        SlotSet("pitch_text", None),
+    ]
+    assert first_payload["mode"] == "pitch" and first_payload.get("comparison") is None
+    assert [b["title"] for b in dispatcher.messages[0]["buttons"]] == [
+        "Try again",
+        "Meet someone else",
+    ]
+
+    dispatcher = CollectingDispatcher()
+    tracker = make_tracker(
+        slots={"pitch_text": STRONG_PITCH, "last_pitch": events[0]["value"]}
+    )
+    events = await ActionScorePitch().run(dispatcher, tracker, domain)
+    second = dispatcher.messages[0]["custom"]
+    assert second["overall"] > first_payload["overall"]
+    gain = second["overall"] - first_payload["overall"]
+    assert second["comparison"].startswith(f"+{gain}")
+    assert second["comparison"] in texts(dispatcher)[0]

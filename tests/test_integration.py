@@ -1,0 +1,237 @@
+"""The real servers on free ports: a multi-turn conversation over REST.
+
+Marked ``model``: these need the trained model, which ``make test`` trains (or
+reuses) once before running them. The servers start once per module.
+"""
+
+from __future__ import annotations
+
+import json
+import urllib.error
+import urllib.request
+import uuid
+from typing import Any, Dict, Iterator, List, Optional, Tuple
+
+import pytest
+
+from introcoach.model import model_path
+from introcoach.personas import all_personas
+from introcoach.stack import Stack, ephemeral_settings
+
+pytestmark = pytest.mark.model
+
+
+def http(
+    method: str,
+    url: str,
+    body: Optional[Any] = None,
+    headers: Optional[Dict[str, str]] = None,
+) -> Tuple[int, Dict[str, str], Any]:
+    data = None if body is None else json.dumps(body).encode()
+    request = urllib.request.Request(
+        url,
+        data=data,
+        method=method,
+        headers={"Content-Type": "application/json", **(headers or {})},
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=60) as response:
+            raw = response.read().decode()
+            return (
+                response.status,
+                dict(response.headers),
+                json.loads(raw) if raw else None,
+            )
+    except urllib.error.HTTPError as error:
+        raw = error.read().decode()
+        try:
+            parsed = json.loads(raw) if raw else None
+        except ValueError:
+            parsed = raw
+        return error.code, dict(error.headers), parsed
+
+
+@pytest.fixture(scope="module")
+def stack(tmp_path_factory) -> Iterator[Stack]:
+    model = model_path()
+    if not model.exists():
+        pytest.fail(
+            f"no trained model at {model}: run `make train` first (make test does)"
+        )
+    running = Stack(
+        ephemeral_settings(), model, log_dir=tmp_path_factory.mktemp("logs")
+    )
+    running.start()
+    try:
+        running.wait_ready(timeout=240)
+        yield running
+    finally:
+        running.stop()
+
+
+class Chat:
+    def __init__(self, stack: Stack, persona_id: Optional[str] = None) -> None:
+        self.url = f"{stack.settings.rasa_url}/webhooks/rest/webhook"
+        self.sender = f"test-{uuid.uuid4().hex[:10]}"
+        self.metadata = {"persona_id": persona_id} if persona_id else None
+
+    def say(self, text: str) -> List[Dict[str, Any]]:
+        body: Dict[str, Any] = {"sender": self.sender, "message": text}
+        if self.metadata:
+            body["metadata"] = self.metadata
+            self.metadata = None
+        status, _, replies = http("POST", self.url, body)
+        assert status == 200, replies
+        assert replies, f"no reply to {text!r}"
+        assert all((r.get("text") or r.get("custom")) for r in replies)
+        return replies
+
+
+def joined(replies: List[Dict[str, Any]]) -> str:
+    return " ".join(r.get("text") or "" for r in replies)
+
+
+def test_multi_turn_conversation_over_rest(stack: Stack) -> None:
+    chat = Chat(stack, "dana")
+    opening = chat.say("Hi there!")
+    assert opening[0]["text"].startswith("(It is the mid-morning coffee break")
+    assert opening[0]["custom"]["persona"]["name"] == "Dana Whitfield"
+    assert opening[1]["text"].startswith("Oh, sorry, am I hogging the coffee?")
+    assert len(opening) >= 3  # scene, opener, then the answer to "Hi there!"
+
+    intro = chat.say("I'm Sam, I work as a peer support specialist at Hope Center.")
+    assert "Sam" in joined(intro)
+
+    work = chat.say("What do you do here?")
+    assert "discharge planner" in joined(work)
+
+    shared = chat.say("I love gardening, I grow tomatoes on my balcony.")
+    assert "gardening" in joined(shared).lower()
+
+    bye = chat.say("It was great meeting you, I have to run to my next session. Bye!")
+    assert "Sam" in bye[0]["text"]
+    feedback = [
+        r for r in bye if (r.get("custom") or {}).get("type") == "introcoach.feedback"
+    ]
+    assert len(feedback) == 1
+    payload = feedback[0]["custom"]
+    assert payload["mode"] == "conversation" and payload["persona"] == "dana"
+    criteria = {c["id"]: c for s in payload["strategies"] for c in s["criteria"]}
+    assert (
+        criteria["states_name"]["met"] and "Sam" in criteria["states_name"]["evidence"]
+    )
+    assert criteria["names_common_ground"]["met"]
+
+
+@pytest.mark.parametrize("persona", [p.id for p in all_personas()])
+def test_every_persona_holds_a_conversation(stack: Stack, persona: str) -> None:
+    chat = Chat(stack, persona)
+    opening = chat.say("hello")
+    assert opening[0]["custom"]["persona"]["id"] == persona
+    role = next(p.role for p in all_personas() if p.id == persona)
+    assert role in joined(chat.say("So what do you do?"))
+    assert joined(chat.say("how did I do?")).startswith("(Coach)")
+
+
+def test_nonsense_gets_an_in_character_reply(stack: Stack) -> None:
+    chat = Chat(stack, "walter")
+    chat.say("hello")
+    replies = chat.say("qwpoeiru zxmvn")
+    assert replies[-1]["text"].strip()
+
+
+def test_pitch_rehearsal_twice(stack: Stack) -> None:
+    chat = Chat(stack, "kevin")
+    chat.say("hi")
+    invite = chat.say("I'd like to practise my elevator pitch")
+    assert "50-150 words" in joined(invite)
+    first = chat.say("Hi, I'm Sam, a peer specialist at Hope Center.")
+    first_score = [r["custom"] for r in first if r.get("custom")][0]
+    assert first_score["mode"] == "pitch"
+    chat.say("let me try again")
+    second = chat.say(
+        "Hi, I'm Sam, a peer specialist at Hope Center. I help people coming home from "
+        "jail connect with housing and recovery groups in their first month, because "
+        "that "
+        "is when people fall through the cracks. This year I walked alongside forty "
+        "people "
+        "and most of them are still housed. I know Northstar is hiring peers, and I "
+        "care "
+        "about career ladders too. What do you look for in a peer specialist?"
+    )
+    payload = [r["custom"] for r in second if r.get("custom")][0]
+    assert payload["comparison"]
+    assert payload["overall"] > first_score["overall"]
+
+
+def test_http_api_needs_the_token(stack: Stack) -> None:
+    base = stack.settings.rasa_url
+    status, _, _ = http("GET", f"{base}/status")
+    assert status in (401, 403)
+    status, _, body = http("GET", f"{base}/status?token={stack.settings.api_token}")
+    assert status == 200 and body["model_file"]
+
+
+def test_cors_allows_only_the_web_origin(stack: Stack) -> None:
+    url = f"{stack.settings.rasa_url}/webhooks/rest/webhook"
+    _, headers, _ = http(
+        "OPTIONS",
+        url,
+        headers={
+            "Origin": "http://evil.example",
+            "Access-Control-Request-Method": "POST",
+        },
+    )
+    assert headers.get("Access-Control-Allow-Origin") in (None, "")
+    origin = stack.settings.web_origins[0]
+    _, headers, _ = http(
+        "OPTIONS",
+        url,
+        headers={"Origin": origin, "Access-Control-Request-Method": "POST"},
+    )
+    assert headers.get("Access-Control-Allow-Origin") == origin
+
+
+def test_action_server_refuses_calls_without_the_token(stack: Stack) -> None:
+    url = f"http://127.0.0.1:{stack.settings.action_port}/webhook"
+    call = {
+        "next_action": "action_greet",
+        "tracker": {"sender_id": "x", "events": [], "slots": {}, "latest_message": {}},
+        "domain": {},
+    }
+    status, _, body = http("POST", url, call)
+    assert status == 401 and "token" in body["error"]
+    status, _, _ = http(
+        "POST", url, call, headers={"X-IntroCoach-Action-Token": "wrong"}
+    )
+    assert status == 401
+    status, _, body = http(
+        "POST",
+        url,
+        call,
+        headers={"X-IntroCoach-Action-Token": stack.settings.action_token},
+    )
+    assert status == 200 and body["responses"]
+
+
+def listening_addresses(port: int) -> List[str]:
+    """Local addresses with a listening TCP socket on ``port``, from /proc/net/tcp*."""
+    found = []
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        try:
+            lines = open(table).read().splitlines()[1:]
+        except OSError:
+            continue
+        for line in lines:
+            local, state = line.split()[1], line.split()[3]
+            address, hex_port = local.split(":")
+            if state == "0A" and int(hex_port, 16) == port:  # 0A = LISTEN
+                found.append(address)
+    return found
+
+
+def test_servers_listen_on_loopback_only(stack: Stack) -> None:
+    loopback_v4 = "0100007F"  # 127.0.0.1, little-endian hex as the kernel prints it
+    for port in (stack.settings.rasa_port, stack.settings.action_port):
+        addresses = listening_addresses(port)
+        assert addresses and set(addresses) == {loopback_v4}, (port, addresses)

@@ -1,0 +1,125 @@
+"""The persona file: schema, defaults, validation and look-ups."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from introcoach.personas import (
+    PersonaError,
+    all_personas,
+    get_persona,
+    load_personas_file,
+    persona_from_dict,
+    persona_named_in,
+    pick_persona,
+)
+
+MINIMAL = {
+    "id": "sky",
+    "name": "Sky Lee",
+    "role": "outreach worker",
+    "organization": "Hope Street",
+    "interests": ["jazz"],
+}
+
+
+def test_packaged_personas_cover_the_conference() -> None:
+    personas = all_personas()
+    assert len(personas) >= 6
+    assert len({p.id for p in personas}) == len(personas)
+    full = [p for p in personas if p.hidden_interests]
+    assert len(full) >= 6
+    for persona in full:
+        assert persona.scene and persona.opener and persona.facts and persona.questions
+        assert persona.personality in ("warm", "busy", "reserved", "curious")
+
+
+def test_required_keys_are_enough() -> None:
+    persona = persona_from_dict(MINIMAL)
+    assert persona.interests == ("jazz",)
+    assert persona.first_name == "Sky" and persona.initials == "SL"
+    assert "Sky" in persona.scene and "outreach worker" in persona.opener
+    assert persona.facts and persona.questions
+    assert persona.keywords_for("jazz") == ("jazz",)
+
+
+@pytest.mark.parametrize("missing", ["id", "name", "role", "organization", "interests"])
+def test_missing_required_key_is_named(missing: str) -> None:
+    data = {k: v for k, v in MINIMAL.items() if k != missing}
+    with pytest.raises(PersonaError, match=missing):
+        persona_from_dict(data)
+
+
+@pytest.mark.parametrize(
+    "change, message",
+    [
+        ({"interests": "jazz"}, "list of strings"),
+        ({"interests": []}, "at least one"),
+        ({"id": "Has Spaces"}, "lower-case"),
+        ({"personality": "grumpy"}, "personality"),
+        ({"name": "   "}, "non-empty"),
+    ],
+)
+def test_invalid_values_are_explained(change, message) -> None:
+    with pytest.raises(PersonaError, match=message):
+        persona_from_dict({**MINIMAL, **change})
+
+
+def test_file_errors_are_clear(tmp_path: Path) -> None:
+    with pytest.raises(PersonaError, match="not found"):
+        load_personas_file(tmp_path / "nope.yml")
+    bad = tmp_path / "bad.yml"
+    bad.write_text("personas: [\n  - id: x\n")
+    with pytest.raises(PersonaError, match="not valid YAML"):
+        load_personas_file(bad)
+    dup = tmp_path / "dup.yml"
+    dup.write_text(
+        "personas:\n  - {id: a, name: A, role: r, organization: o, interests: [x]}\n"
+        "  - {id: a, name: B, role: r, organization: o, interests: [y]}\n"
+    )
+    with pytest.raises(PersonaError, match="twice"):
+        load_personas_file(dup)
+
+
+def test_single_persona_file(tmp_path: Path) -> None:
+    one = tmp_path / "one.yml"
+    one.write_text(
+        "id: sky\nname: Sky Lee\nrole: outreach worker\norganization: Hope "
+        "Street\ninterests: [jazz]\n"
+    )
+    assert [p.id for p in load_personas_file(one)] == ["sky"]
+
+
+def test_adding_a_persona_is_a_yaml_edit(tmp_path: Path, monkeypatch) -> None:
+    path = tmp_path / "personas.yml"
+    path.write_text(
+        "personas:\n  - {id: sky, name: Sky Lee, role: outreach worker, organization: "
+        "Hope Street, interests: [jazz]}\n"
+    )
+    monkeypatch.setenv("INTROCOACH_PERSONAS", str(path))
+    assert [p.id for p in all_personas()] == ["sky"]
+    path.write_text(
+        path.read_text()
+        + "  - {id: max, name: Max Roe, role: nurse, organization: City Clinic,"
+        " interests: [chess]}\n"
+    )
+    import os
+
+    os.utime(path, (path.stat().st_atime + 5, path.stat().st_mtime + 5))
+    assert [p.id for p in all_personas()] == ["sky", "max"]
+    assert get_persona("max").role == "nurse"
+
+
+def test_lookups() -> None:
+    assert get_persona("dana").name == "Dana Whitfield"
+    with pytest.raises(PersonaError, match="unknown persona 'zed'"):
+        get_persona("zed")
+    assert (
+        persona_named_in("can I talk to the recovery housing director?").id == "marcus"
+    )
+    assert persona_named_in("I'd like to meet Priya Raman").id == "priya"
+    assert persona_named_in("someone else please") is None
+    assert pick_persona(exclude="dana", seed="s").id != "dana"
+    assert pick_persona(seed="s") == pick_persona(seed="s")
