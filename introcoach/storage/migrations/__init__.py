@@ -1,0 +1,1 @@
+"""Alembic migrations for the tables in :mod:`introcoach.storage.models`."""

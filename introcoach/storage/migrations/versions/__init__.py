@@ -1,0 +1,1 @@
+"""Migration scripts, applied in order by :func:`introcoach.storage.db.init_db`."""
