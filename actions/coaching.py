@@ -8,7 +8,14 @@ from rasa_sdk import Tracker
 from rasa_sdk.events import EventType
 from rasa_sdk.executor import CollectingDispatcher
 
-from actions.common import PersonaAction, coach, conversation_turns, current_persona
+from actions.common import (
+    UNSAVED_NOTE,
+    PersonaAction,
+    coach,
+    conversation_turns,
+    current_persona,
+    latest_message_id,
+)
 from introcoach.personas import all_personas
 from introcoach.scoring import (
     ScoreReport,
@@ -19,6 +26,7 @@ from introcoach.scoring import (
     suggest_hint,
 )
 from introcoach.scoring.payload import feedback_payload
+from introcoach.storage.recorder import record_report
 
 NEXT_STEPS = [
     {"title": "Meet someone else", "payload": "/switch_persona"},
@@ -133,4 +141,9 @@ class ActionGiveFeedback(PersonaAction):
             json_message=feedback_payload(report),
             buttons=NEXT_STEPS,
         )
+        stored = record_report(
+            tracker.sender_id, latest_message_id(tracker), report.to_dict(), persona.id
+        )
+        if not stored:
+            coach(dispatcher, UNSAVED_NOTE)
         return []

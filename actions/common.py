@@ -52,6 +52,19 @@ def latest_intent(tracker: Tracker) -> Optional[str]:
     return ((tracker.latest_message or {}).get("intent") or {}).get("name")
 
 
+def latest_message_id(tracker: Tracker) -> Optional[str]:
+    """The id Rasa gave the trainee's latest message (stable across retries)."""
+    value = (tracker.latest_message or {}).get("message_id")
+    return str(value) if value else None
+
+
+UNSAVED_NOTE = (
+    "(Coach) Heads-up: I couldn't save this to your practice history just now. "
+    "Your feedback above is still valid; please tell your supervisor if this keeps "
+    "happening."
+)
+
+
 def latest_entity(tracker: Tracker, entity: str) -> Optional[str]:
     """The first value of ``entity`` in the latest message, if any."""
     value = next(tracker.get_latest_entity_values(entity), None)

@@ -9,7 +9,15 @@ from rasa_sdk.events import EventType, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
-from actions.common import PersonaAction, coach, current_persona, say, voice_for
+from actions.common import (
+    UNSAVED_NOTE,
+    PersonaAction,
+    coach,
+    current_persona,
+    latest_message_id,
+    say,
+    voice_for,
+)
 from introcoach.scoring import (
     ScoringInputError,
     compare_reports,
@@ -17,6 +25,7 @@ from introcoach.scoring import (
     score_text,
 )
 from introcoach.scoring.payload import feedback_payload
+from introcoach.storage.recorder import record_report
 
 RETRY_BUTTONS = [
     {"title": "Try again", "payload": "/practice_pitch"},
@@ -108,6 +117,11 @@ class ActionScorePitch(PersonaAction):
             json_message=feedback_payload(report, comparison=comparison),
             buttons=RETRY_BUTTONS,
         )
+        stored = record_report(
+            tracker.sender_id, latest_message_id(tracker), report.to_dict(), persona.id
+        )
+        if not stored:
+            coach(dispatcher, UNSAVED_NOTE)
         return [
             SlotSet("last_pitch", {"text": text, "overall": report.overall}),
             SlotSet("pitch_text", None),

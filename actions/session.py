@@ -23,6 +23,7 @@ from actions.common import (
     reset_practice_slots,
 )
 from introcoach.personas import find_persona, persona_named_in, pick_persona
+from introcoach.storage.recorder import record_session_start
 
 
 class ActionSessionStart(PersonaAction):
@@ -54,6 +55,13 @@ class ActionSessionStart(PersonaAction):
         persona = persona or pick_persona(seed=tracker.sender_id)
         events: List[EventType] = [SessionStarted()]
         events += open_conversation(dispatcher, persona)
+        if not record_session_start(tracker.sender_id, persona.id):
+            coach(
+                dispatcher,
+                "(Coach) This practice session can't be saved right now (the database "
+                "is not answering). You can still practise; it just won't appear in "
+                "your history.",
+            )
         events.append(ActionExecuted("action_listen"))
         return events
 

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Any, Callable, Dict, List, Optional
+import uuid
+from pathlib import Path
+from typing import Any, Callable, Dict, Iterator, List, Optional
 
 import pytest
 from rasa_sdk import Tracker
@@ -28,6 +30,15 @@ def bot_event(text: str, speaker: str = "persona", **metadata: Any) -> Dict[str,
     }
 
 
+@pytest.fixture(autouse=True, scope="session")
+def _throwaway_database(tmp_path_factory) -> Iterator[Path]:
+    """Actions store sessions and scores: point them at a temporary SQLite file."""
+    path = tmp_path_factory.mktemp("db") / "introcoach.db"
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("INTROCOACH_DATABASE_URL", f"sqlite:///{path}")
+        yield path
+
+
 @pytest.fixture
 def make_tracker() -> TrackerFactory:
     """Build a new tracker per call: never shared between tests."""
@@ -45,6 +56,7 @@ def make_tracker() -> TrackerFactory:
             "text": text,
             "intent": {"name": intent, "confidence": 1.0},
             "entities": entities or [],
+            "message_id": uuid.uuid4().hex,
         }
         all_slots = {"persona_id": "dana", "persona_memory": None, "user_name": None}
         all_slots.update(slots or {})

@@ -483,3 +483,49 @@ async def test_pitch_is_scored_then_compared_with_last_try(make_tracker, domain)
     gain = second["overall"] - first_payload["overall"]
     assert second["comparison"].startswith(f"+{gain}")
     assert second["comparison"] in texts(dispatcher)[0]
+
+
+# -- storage ------------------------------------------------------------------------
+
+
+async def test_session_and_scores_are_stored_once(make_tracker, domain):
+    from introcoach.storage import get_session, list_scores
+    from introcoach.storage.recorder import ready_engine
+
+    tracker = make_tracker(
+        slots={"persona_id": None, "session_started_metadata": {"persona_id": "rosa"}},
+        sender_id="store-1",
+    )
+    await ActionSessionStart().run(CollectingDispatcher(), tracker, domain)
+    tracker = make_tracker(
+        slots={"persona_id": "rosa", "pitch_text": STRONG_PITCH}, sender_id="store-1"
+    )
+    for _ in range(2):  # a retried action carries the same message id
+        dispatcher = CollectingDispatcher()
+        await ActionScorePitch().run(dispatcher, tracker, domain)
+        assert speakers(dispatcher) == ["coach"]
+    practice = get_session(ready_engine(), "store-1")
+    assert practice.persona_id == "rosa"
+    scores = list_scores(ready_engine(), practice.id)
+    assert len(scores) == 1 and scores[0].kind == "pitch"
+    assert scores[0].overall == dispatcher.messages[0]["custom"]["overall"]
+
+
+async def test_unreachable_database_is_reported_not_hidden(
+    make_tracker, domain, monkeypatch
+):
+    monkeypatch.setenv(
+        "INTROCOACH_DATABASE_URL", "postgresql://postgres@127.0.0.1:1/nowhere"
+    )
+    dispatcher = CollectingDispatcher()
+    tracker = make_tracker(slots={"persona_id": None}, sender_id="no-db")
+    events = await ActionSessionStart().run(dispatcher, tracker, domain)
+    assert events[0] == SessionStarted() and events[-1] == ActionExecuted(
+        "action_listen"
+    )
+    assert "can't be saved right now" in texts(dispatcher)[-1]
+    dispatcher = CollectingDispatcher()
+    await ActionScorePitch().run(
+        dispatcher, make_tracker(slots={"pitch_text": STRONG_PITCH}), domain
+    )
+    assert texts(dispatcher)[-1].startswith("(Coach) Heads-up: I couldn't save this")
