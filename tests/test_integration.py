@@ -87,6 +87,15 @@ class Chat:
         return replies
 
 
+def custom(replies: List[Dict[str, Any]], kind: str) -> List[Dict[str, Any]]:
+    """The structured payloads of one type (REST sends them as separate messages)."""
+    return [r["custom"] for r in replies if (r.get("custom") or {}).get("type") == kind]
+
+
+def texts(replies: List[Dict[str, Any]]) -> List[str]:
+    return [r["text"] for r in replies if r.get("text")]
+
+
 def joined(replies: List[Dict[str, Any]]) -> str:
     return " ".join(r.get("text") or "" for r in replies)
 
@@ -94,10 +103,13 @@ def joined(replies: List[Dict[str, Any]]) -> str:
 def test_multi_turn_conversation_over_rest(stack: Stack) -> None:
     chat = Chat(stack, "dana")
     opening = chat.say("Hi there!")
-    assert opening[0]["text"].startswith("(It is the mid-morning coffee break")
-    assert opening[0]["custom"]["persona"]["name"] == "Dana Whitfield"
-    assert opening[1]["text"].startswith("Oh, sorry, am I hogging the coffee?")
-    assert len(opening) >= 3  # scene, opener, then the answer to "Hi there!"
+    said = texts(opening)
+    assert said[0].startswith("(It is the mid-morning coffee break")
+    assert (
+        custom(opening, "introcoach.persona")[0]["persona"]["name"] == "Dana Whitfield"
+    )
+    assert said[1].startswith("Oh, sorry, am I hogging the coffee?")
+    assert len(said) >= 3  # scene, opener, then the answer to "Hi there!"
 
     intro = chat.say("I'm Sam, I work as a peer support specialist at Hope Center.")
     assert "Sam" in joined(intro)
@@ -127,7 +139,7 @@ def test_multi_turn_conversation_over_rest(stack: Stack) -> None:
 def test_every_persona_holds_a_conversation(stack: Stack, persona: str) -> None:
     chat = Chat(stack, persona)
     opening = chat.say("hello")
-    assert opening[0]["custom"]["persona"]["id"] == persona
+    assert custom(opening, "introcoach.persona")[0]["persona"]["id"] == persona
     role = next(p.role for p in all_personas() if p.id == persona)
     assert role in joined(chat.say("So what do you do?"))
     assert joined(chat.say("how did I do?")).startswith("(Coach)")
@@ -137,7 +149,7 @@ def test_nonsense_gets_an_in_character_reply(stack: Stack) -> None:
     chat = Chat(stack, "walter")
     chat.say("hello")
     replies = chat.say("qwpoeiru zxmvn")
-    assert replies[-1]["text"].strip()
+    assert texts(replies) and texts(replies)[-1].strip()
 
 
 def test_pitch_rehearsal_twice(stack: Stack) -> None:
@@ -146,7 +158,7 @@ def test_pitch_rehearsal_twice(stack: Stack) -> None:
     invite = chat.say("I'd like to practise my elevator pitch")
     assert "50-150 words" in joined(invite)
     first = chat.say("Hi, I'm Sam, a peer specialist at Hope Center.")
-    first_score = [r["custom"] for r in first if r.get("custom")][0]
+    (first_score,) = custom(first, "introcoach.feedback")
     assert first_score["mode"] == "pitch"
     chat.say("let me try again")
     second = chat.say(
@@ -159,7 +171,7 @@ def test_pitch_rehearsal_twice(stack: Stack) -> None:
         "care "
         "about career ladders too. What do you look for in a peer specialist?"
     )
-    payload = [r["custom"] for r in second if r.get("custom")][0]
+    (payload,) = custom(second, "introcoach.feedback")
     assert payload["comparison"]
     assert payload["overall"] > first_score["overall"]
 
