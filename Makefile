@@ -17,7 +17,7 @@ export PYTHONWARNINGS ?= ignore::DeprecationWarning
 # endpoints.yml needs these even when no action server is called (rasa test).
 WITH_ENV := $(PY) -m introcoach.envrun
 
-.PHONY: help install run shell chat train validate lint types test test-unit test-stories test-integration bench clean
+.PHONY: help install browser-deps run web users shell chat train validate lint types test test-unit test-stories test-integration test-browser bench clean
 
 help: ## List the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  make %-18s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -32,11 +32,25 @@ $(STAMP): requirements.lock pyproject.toml
 
 install: $(STAMP) ## Create .venv (Python 3.10) and install the pinned dependencies
 
+browser-deps: ## Debian's chromium for the browser tests (apt-get, as root)
+	@if [ -x /usr/bin/chromium ]; then :; \
+	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	  echo "Installing Debian's chromium for the browser tests..."; \
+	  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null) \
+	    || echo "Could not install chromium: the browser tests will be skipped."; \
+	else echo "No /usr/bin/chromium (install it with: sudo apt-get install chromium); browser tests will be skipped."; fi
+
 train: install ## Train the Rasa model, unless one matches config, domain and data
 	@$(PY) -m introcoach.model
 
-run: install ## Set everything up, start the action server and the Rasa server
+run: install ## Set everything up; start the action server, the Rasa server and the web app
 	@$(PY) -m introcoach.stack
+
+web: install ## Only the supervisor review web app (http://127.0.0.1:8000)
+	@$(PY) -m introcoach web
+
+users: install ## Add a user: make users ARGS="add --role supervisor --username sam"
+	@$(PY) -m introcoach users $(ARGS)
 
 chat: install ## Chat with a persona in the terminal (needs `make run` running)
 	@$(PY) -m introcoach.chat $(if $(PERSONA),--persona $(PERSONA))
@@ -53,23 +67,27 @@ lint: install ## ruff on the project's code
 types: install ## mypy on introcoach/ and actions/
 	$(PY) -m mypy introcoach actions
 
-test-unit: install ## Unit tests (no trained model needed)
-	$(PYTEST) -m "not model" -q
+test-unit: install ## Unit tests (no trained model, no browser)
+	$(PYTEST) -m "not model and not browser" -q
 
 test-stories: train ## rasa test on tests/test_*.yml stories, failing on any error
 	@$(WITH_ENV) $(RASA) test core --model "$$($(PY) -m introcoach.model)" \
 	  --stories tests/test_stories.yml --fail-on-prediction-errors --out results/stories
 
 test-integration: train ## Tests that start the real servers on free ports
-	$(PYTEST) -m model -q
+	$(PYTEST) -m "model and not browser" -q
 
-test: install ## Everything CI runs: lint, types, unit, validate, train, stories, integration
+test-browser: install browser-deps ## Browser tests in headless Chromium (Playwright)
+	$(PYTEST) -m browser -q
+
+test: install ## Everything CI runs: lint, types, unit, validate, train, stories, integration, browser
 	$(MAKE) lint types
 	$(MAKE) test-unit
 	$(MAKE) validate
 	$(MAKE) train
 	$(MAKE) test-stories
 	$(MAKE) test-integration
+	$(MAKE) test-browser
 
 bench: train ## Benchmarks (not part of the test suite); writes bench/results/
 	$(PY) bench/run_all.py

@@ -1,8 +1,13 @@
 """The ``introcoach`` command line.
 
 Subcommands are registered in :data:`SUBCOMMANDS`: each has a function that
-adds its arguments to a subparser and a function that runs it. Add more (for
-example ``users add``) by writing those two functions and listing them.
+adds its arguments to a subparser and a function that runs it. Add more by
+writing those two functions and listing them.
+
+``introcoach users add|assign|list`` manages the web app's accounts (passwords
+come from ``INTROCOACH_PASSWORD`` or a prompt, never from the command line);
+``introcoach retention`` deletes old sessions with their Rasa events;
+``introcoach web`` serves the supervisor review app.
 
 ``introcoach score`` reads an introduction from standard input, or a
 conversation from ``--transcript FILE`` (a JSON list of
@@ -22,6 +27,7 @@ import sys
 from pathlib import Path
 from typing import (
     TYPE_CHECKING,
+    Any,
     Callable,
     Dict,
     List,
@@ -174,6 +180,240 @@ def _run_score(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+# -- users -----------------------------------------------------------------------
+
+PASSWORD_VARIABLE = "INTROCOACH_PASSWORD"
+RETENTION_VARIABLE = "INTROCOACH_RETENTION_DAYS"
+DEFAULT_RETENTION_DAYS = 365
+
+
+def _add_users(parser: argparse.ArgumentParser) -> None:
+    actions = parser.add_subparsers(
+        dest="users_command", metavar="ACTION", parser_class=_Parser
+    )
+    actions.required = True
+    add = actions.add_parser(
+        "add",
+        help="create a supervisor or a trainee",
+        description=(
+            "Create a user. The password is read from INTROCOACH_PASSWORD, or "
+            "asked for (twice) when that is unset; it is never taken from the "
+            "command line."
+        ),
+    )
+    add.add_argument("--role", choices=("supervisor", "trainee"), required=True)
+    add.add_argument("--username", required=True, metavar="U")
+    add.add_argument(
+        "--display-name", metavar="N", help="name shown in the web app (default: U)"
+    )
+    add.add_argument(
+        "--supervisor", metavar="S", help="for a trainee: the supervisor's username"
+    )
+    assign = actions.add_parser(
+        "assign",
+        help="assign a trainee to a supervisor",
+        description="Assign a trainee to a supervisor (or unassign with --none).",
+    )
+    assign.add_argument("--trainee", required=True, metavar="U")
+    who = assign.add_mutually_exclusive_group(required=True)
+    who.add_argument("--supervisor", metavar="S", help="the supervisor's username")
+    who.add_argument(
+        "--none", action="store_true", help="leave the trainee without a supervisor"
+    )
+    actions.add_parser(
+        "list", help="list users", description="List users and their supervisors."
+    )
+
+
+def _database() -> Any:
+    from introcoach.storage import get_engine, init_db
+
+    engine = get_engine()
+    init_db(engine)
+    return engine
+
+
+def _read_password() -> str:
+    import getpass
+    import os
+
+    from introcoach.storage.users import MIN_PASSWORD_LENGTH
+
+    password = os.environ.get(PASSWORD_VARIABLE, "")
+    if password:
+        return password
+    if not sys.stdin or not sys.stdin.isatty():
+        raise CliError(f"set {PASSWORD_VARIABLE} or run in a terminal to be asked")
+    password = getpass.getpass("Password: ")
+    if len(password) < MIN_PASSWORD_LENGTH:
+        raise CliError(f"password must have at least {MIN_PASSWORD_LENGTH} characters")
+    if getpass.getpass("Password again: ") != password:
+        raise CliError("the passwords do not match")
+    return password
+
+
+def _user_named(engine: Any, username: str, role: str) -> Any:
+    from sqlalchemy import select
+
+    from introcoach.storage import User, transaction
+    from introcoach.storage.users import normalise_username
+
+    with transaction(engine) as session:
+        user = session.execute(
+            select(User).where(User.username == normalise_username(username))
+        ).scalar_one_or_none()
+    if user is None:
+        raise CliError(f"no user named {username!r}")
+    if user.role != role:
+        raise CliError(f"{username!r} is not a {role}")
+    return user
+
+
+def _run_users(args: argparse.Namespace) -> int:
+    from introcoach.storage import UsernameTaken, assign_trainee, create_user
+
+    engine = _database()
+    if args.users_command == "add":
+        supervisor = None
+        if args.supervisor:
+            if args.role != "trainee":
+                raise CliError("only trainees have a supervisor")
+            supervisor = _user_named(engine, args.supervisor, "supervisor")
+        password = _read_password()
+        try:
+            user = create_user(
+                engine,
+                args.username,
+                password,
+                args.role,
+                args.display_name or args.username,
+                supervisor=supervisor,
+            )
+        except UsernameTaken:
+            raise CliError(f"username {args.username!r} is taken") from None
+        except ValueError as exc:
+            raise CliError(str(exc)) from None
+        print(f"Created {user.role} {user.username} (id {user.id})")
+        return EXIT_OK
+    if args.users_command == "assign":
+        trainee = _user_named(engine, args.trainee, "trainee")
+        supervisor = (
+            None if args.none else _user_named(engine, args.supervisor, "supervisor")
+        )
+        assign_trainee(engine, trainee, supervisor)
+        if supervisor is None:
+            print(f"{trainee.username} has no supervisor now")
+        else:
+            print(f"{trainee.username} is assigned to {supervisor.username}")
+        return EXIT_OK
+    return _list_users(engine)
+
+
+def _list_users(engine: Any) -> int:
+    from sqlalchemy import select
+
+    from introcoach.storage import User, transaction
+
+    with transaction(engine) as session:
+        users = list(session.execute(select(User).order_by(User.id)).scalars())
+    names = {u.id: u.username for u in users}
+    rows = [("id", "username", "role", "display name", "supervisor")]
+    rows += [
+        (
+            str(u.id),
+            u.username,
+            u.role,
+            u.display_name,
+            names.get(u.supervisor_id, "-") if u.supervisor_id else "-",
+        )
+        for u in users
+    ]
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
+    for row in rows:
+        print(
+            "  ".join(
+                cell.ljust(width) for cell, width in zip(row, widths, strict=True)
+            ).rstrip()
+        )
+    return EXIT_OK
+
+
+# -- retention -------------------------------------------------------------------
+
+
+def _retention_default() -> float:
+    import os
+
+    raw = os.environ.get(RETENTION_VARIABLE, "").strip()
+    if not raw:
+        return DEFAULT_RETENTION_DAYS
+    try:
+        return float(raw)
+    except ValueError:
+        raise CliError(f"{RETENTION_VARIABLE} must be a number of days") from None
+
+
+def _add_retention(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--days",
+        type=float,
+        metavar="N",
+        help=(
+            f"keep sessions started in the last N days (default: "
+            f"{RETENTION_VARIABLE} or {DEFAULT_RETENTION_DAYS})"
+        ),
+    )
+
+
+def _run_retention(args: argparse.Namespace) -> int:
+    from introcoach.storage import delete_sessions_older_than, transaction
+    from introcoach.storage.transcripts import delete_events
+
+    days = args.days if args.days is not None else _retention_default()
+    if days < 0:
+        raise CliError("--days must not be negative")
+    engine = _database()
+    # Sessions and their Rasa events go together, or not at all.
+    with transaction(engine) as session:
+        sender_ids = delete_sessions_older_than(session, days)
+        events = delete_events(session, sender_ids)
+    print(
+        f"Deleted {len(sender_ids)} practice sessions older than {days:g} days "
+        f"and {events} tracker events"
+    )
+    return EXIT_OK
+
+
+# -- web -------------------------------------------------------------------------
+
+
+def _add_web(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--port", type=int, metavar="N", help="port (default: INTROCOACH_WEB_PORT)"
+    )
+    parser.add_argument(
+        "--host", metavar="H", help="interface (default: INTROCOACH_HOST, 127.0.0.1)"
+    )
+
+
+def _run_web(args: argparse.Namespace) -> int:
+    from introcoach.settings import load_settings
+    from introcoach.web import create_app
+
+    settings = load_settings()
+    host = args.host or settings.host
+    port = args.port or settings.web_port
+    if not 0 < port < 65536:
+        raise CliError("--port must be between 1 and 65535")
+    logging.basicConfig(
+        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    app = create_app(_database(), settings)
+    logger.info("Review web app on http://%s:%d", host, port)
+    app.run(host=host, port=port, workers=1, access_log=False, motd=False)
+    return EXIT_OK
+
+
 # -- wiring ----------------------------------------------------------------------
 
 Adder = Callable[[argparse.ArgumentParser], None]
@@ -187,6 +427,13 @@ SUBCOMMANDS: Dict[str, Tuple[str, Adder, Runner]] = {
         _add_score,
         _run_score,
     ),
+    "users": ("add, assign and list users of the web app", _add_users, _run_users),
+    "retention": (
+        "delete practice sessions (and their transcripts) past the retention period",
+        _add_retention,
+        _run_retention,
+    ),
+    "web": ("run the supervisor review web app", _add_web, _run_web),
 }
 
 

@@ -43,6 +43,15 @@ def _get(url: str, timeout: float = 2.0) -> Optional[Dict]:
         return None
 
 
+def _answers(url: str, timeout: float = 2.0) -> bool:
+    """True when an HTTP server answers at ``url`` with a success status."""
+    try:
+        with urllib.request.urlopen(url, timeout=timeout) as response:  # noqa: S310
+            return bool(200 <= response.status < 400)
+    except (urllib.error.URLError, OSError):
+        return False
+
+
 @dataclass
 class Stack:
     """The action server and the Rasa server, as child processes."""
@@ -51,6 +60,7 @@ class Stack:
     model: Path
     log_dir: Path = PROJECT_ROOT / "var" / "log"
     extra_env: Dict[str, str] = field(default_factory=dict)
+    with_web: bool = False
     processes: Dict[str, subprocess.Popen] = field(default_factory=dict)
 
     def _env(self) -> Dict[str, str]:
@@ -131,6 +141,8 @@ class Stack:
             "actions": f"http://{s.host}:{s.action_port}/health",
             "rasa": f"http://{s.host}:{s.rasa_port}/status?token={s.api_token}",
         }
+        if self.with_web:
+            checks["web"] = f"http://{s.host}:{s.web_port}/login"
         pending = dict(checks)
         while pending:
             for name, url in list(pending.items()):
@@ -140,6 +152,10 @@ class Stack:
                         f"the {name} server exited "
                         f"({process.returncode}):\n{self.log_tail(name)}"
                     )
+                if name == "web":
+                    if _answers(url):
+                        del pending[name]
+                    continue
                 body = _get(url)
                 if body is not None and (name != "rasa" or body.get("model_file")):
                     del pending[name]
@@ -205,10 +221,10 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     settings = load_settings()
     model = ensure_model()
-    stack = Stack(settings, model)
+    stack = Stack(settings, model, with_web=True)
     print(
-        f"Starting the action server (:{settings.action_port}) and the Rasa server "
-        f"(:{settings.rasa_port})...",
+        f"Starting the web app (:{settings.web_port}), the action server "
+        f"(:{settings.action_port}) and the Rasa server (:{settings.rasa_port})...",
         flush=True,
     )
     stack.start()
@@ -228,7 +244,10 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         return 1
     print(
         f"""
-IntroCoach is ready ({seconds:.0f} s). Logs: var/log/rasa.log, var/log/actions.log
+IntroCoach is ready ({seconds:.0f} s). Logs are in var/log/.
+
+Supervisor review app: http://{settings.host}:{settings.web_port}/
+  (first time: make users ARGS="add --role supervisor --username YOU")
 
 Talk to it from another terminal:
   make chat                      # a terminal chat with a persona (REST, loopback)
