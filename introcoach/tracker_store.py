@@ -15,6 +15,7 @@ from typing import Any, Optional
 from rasa.core.brokers.broker import EventBroker
 from rasa.core.tracker_store import SQLTrackerStore
 from rasa.shared.core.domain import Domain
+from sqlalchemy import event
 from sqlalchemy.engine import make_url
 
 from introcoach.storage.db import database_url
@@ -41,3 +42,20 @@ class ProjectSQLTrackerStore(SQLTrackerStore):
         logger.info("tracker store on %s", parsed.get_backend_name())
         # SQLTrackerStore uses a host that contains "://" as the full URL.
         super().__init__(domain=domain, host=url, event_broker=event_broker)
+        if self.engine.dialect.name == "sqlite":
+            event.listen(self.engine, "connect", _sqlite_pragmas)
+
+
+def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+    """WAL, one fsync less per commit, and waiting for a busy writer.
+
+    The action server writes scores to the same file, so Rasa's connections
+    wait for it (busy_timeout) instead of failing with "database is locked".
+    """
+    cursor = dbapi_connection.cursor()
+    try:
+        cursor.execute("PRAGMA busy_timeout=10000")
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA synchronous=NORMAL")
+    finally:
+        cursor.close()

@@ -284,7 +284,7 @@ async def test_new_interest_gets_curiosity(make_tracker, dispatcher, domain):
     assert "pottery" in texts(dispatcher)[0].lower()
 
 
-@pytest.mark.parametrize("intent", ["comment", "affirm", "deny", "thank"])
+@pytest.mark.parametrize("intent", ["comment", "thank"])
 async def test_comment_keeps_conversation_going(
     make_tracker, dispatcher, domain, intent
 ):
@@ -529,3 +529,53 @@ async def test_unreachable_database_is_reported_not_hidden(
         dispatcher, make_tracker(slots={"pitch_text": STRONG_PITCH}), domain
     )
     assert texts(dispatcher)[-1].startswith("(Coach) Heads-up: I couldn't save this")
+
+
+async def test_cli_and_dialogue_give_the_same_result(make_tracker, dispatcher, domain):
+    """`introcoach score --json` and the in-dialogue payload agree for one input."""
+    import json
+    import subprocess
+    import sys
+
+    cli = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "introcoach",
+            "score",
+            "--persona",
+            "kevin",
+            "--mode",
+            "pitch",
+            "--json",
+        ],
+        input=STRONG_PITCH,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    from_cli = json.loads(cli.stdout)
+    tracker = make_tracker(slots={"persona_id": "kevin", "pitch_text": STRONG_PITCH})
+    await ActionScorePitch().run(dispatcher, tracker, domain)
+    payload = dispatcher.messages[0]["custom"]
+    assert {key: payload[key] for key in from_cli} == from_cli
+
+
+async def test_conversation_feedback_names_undiscovered_interests(
+    make_tracker, dispatcher, domain
+):
+    events = [
+        bot_event("(scene)", "narrator", segment_start=True),
+        bot_event("Hi! I'm Dana. Is this your first time here?"),
+        user_event(
+            "Hi Dana, I'm Sam. Yes, my first time. What do you do?", "introduce_self"
+        ),
+        bot_event("I'm a hospital discharge planner. What about you?"),
+    ]
+    tracker = make_tracker(
+        "Great talking to you, bye!", intent="goodbye", events=events
+    )
+    await ActionGiveFeedback().run(dispatcher, tracker, domain)
+    payload = dispatcher.messages[0]["custom"]
+    assert "sourdough baking" in payload["undiscovered_interests"]
+    assert "sourdough baking" in " ".join(dispatcher.messages[0]["text"].split())
