@@ -29,7 +29,11 @@ if str(BENCH_DIR) not in sys.path:  # when imported rather than run as a script
 import bench_rasa  # noqa: E402
 from bench_rasa import PARTS, Options, log, markdown_table, run_benchmarks  # noqa: E402
 
-SCORING_SCRIPT = BENCH_DIR / "bench_scoring.py"
+# Scoring speed in process, then what scoring adds to a round trip.
+SCORING_SCRIPTS = (
+    BENCH_DIR / "bench_scoring.py",
+    BENCH_DIR / "bench_scoring_action.py",
+)
 SCORING_TIMEOUT = 1800.0
 ALL_PARTS = PARTS + ("scoring",)
 
@@ -103,25 +107,42 @@ def build_options(args: argparse.Namespace) -> Options:
 
 
 def run_scoring(quick: bool, results_dir: Path) -> Optional[int]:
-    """Run ``bench/bench_scoring.py`` in its own process, if it exists.
+    """Run each scoring benchmark script; the first non-zero exit code wins.
 
-    Its output is printed and also saved to ``<results_dir>/scoring.txt``.
+    Outputs are printed and saved to ``<results_dir>/<script name>.txt``.
+
+    Returns:
+        0 when all passed, else the first failing exit code; None if none exist.
+    """
+    codes = [
+        code
+        for code in (run_scoring_script(s, quick, results_dir) for s in SCORING_SCRIPTS)
+        if code is not None
+    ]
+    if not codes:
+        return None
+    return next((code for code in codes if code != 0), 0)
+
+
+def run_scoring_script(script: Path, quick: bool, results_dir: Path) -> Optional[int]:
+    """Run one scoring benchmark script in its own process, if it exists.
+
     ``--quick`` is passed on only when the script's source mentions it (asking
     it for ``--help`` would run it, since it may take no options).
 
     Returns:
         Its exit code, or None when the script is absent.
     """
-    if not SCORING_SCRIPT.exists():
-        log("bench/bench_scoring.py is not there; skipping the scoring benchmark")
+    if not script.exists():
+        log(f"{script.name} is not there; skipping it")
         return None
-    command: List[str] = [sys.executable, str(SCORING_SCRIPT)]
-    if quick and "--quick" in SCORING_SCRIPT.read_text(encoding="utf-8"):
+    command: List[str] = [sys.executable, str(script)]
+    if quick and "--quick" in script.read_text(encoding="utf-8"):
         command.append("--quick")
     root = str(bench_rasa.PROJECT_ROOT)
     pythonpath = os.pathsep.join(filter(None, [root, os.environ.get("PYTHONPATH")]))
     env = dict(os.environ, **bench_rasa.BENCH_ENV, PYTHONPATH=pythonpath)
-    log(f"running bench_scoring.py {' '.join(command[2:])}...")
+    log(f"running {script.name} {' '.join(command[2:])}...")
     process = subprocess.Popen(
         command,
         cwd=root,
@@ -134,15 +155,15 @@ def run_scoring(quick: bool, results_dir: Path) -> Optional[int]:
     try:
         output, _ = process.communicate(timeout=SCORING_TIMEOUT)
     except subprocess.TimeoutExpired:
-        log(f"bench_scoring.py did not finish in {SCORING_TIMEOUT:.0f} s; stopped it")
+        log(f"{script.name} did not finish in {SCORING_TIMEOUT:.0f} s; stopped it")
         return -1
     finally:
         bench_rasa._stop_group(process)
     print(output, end="", flush=True)
     results_dir.mkdir(parents=True, exist_ok=True)
-    (results_dir / "scoring.txt").write_text(output, encoding="utf-8")
+    (results_dir / f"{script.stem}.txt").write_text(output, encoding="utf-8")
     if process.returncode != 0:
-        log(f"bench_scoring.py exited {process.returncode}")
+        log(f"{script.name} exited {process.returncode}")
     return process.returncode
 
 
