@@ -15,6 +15,7 @@ from actions.common import (
     conversation_turns,
     current_persona,
     latest_message_id,
+    structured,
 )
 from introcoach.personas import all_personas
 from introcoach.scoring import (
@@ -138,7 +139,7 @@ class ActionGiveFeedback(PersonaAction):
             dispatcher,
             "(Coach) Stepping out of the role-play for a moment.\n"
             + format_report(report),
-            json_message=feedback_payload(report),
+            json_message=structured(tracker, feedback_payload(report)),
             buttons=NEXT_STEPS,
         )
         stored = record_report(

@@ -77,6 +77,17 @@ def interest_mentions(tracker: Tracker, persona: Persona) -> List[Any]:
     return find_interest_mentions(text, persona) if text.strip() else []
 
 
+# Channels that show text only: a structured payload would be dumped as raw JSON.
+TEXT_ONLY_CHANNELS = frozenset({"cmdline"})
+
+
+def structured(tracker: Tracker, payload: Dict[str, Any]) -> Optional[Dict[str, Any]]:
+    """The payload for channels that render it (the widget, REST); None in a shell."""
+    if tracker.get_latest_input_channel() in TEXT_ONLY_CHANNELS:
+        return None
+    return payload
+
+
 def say(
     dispatcher: CollectingDispatcher, persona: Persona, text: str, **extra: Any
 ) -> None:
@@ -98,7 +109,7 @@ def speak(
 
 
 def open_conversation(
-    dispatcher: CollectingDispatcher, persona: Persona
+    dispatcher: CollectingDispatcher, persona: Persona, tracker: Tracker
 ) -> List[EventType]:
     """Set the scene and let the persona speak first; starts a new segment."""
     voice = PersonaVoice(persona)
@@ -108,16 +119,19 @@ def open_conversation(
         speaker=NARRATOR,
         persona_id=persona.id,
         segment_start=True,
-        json_message={
-            "type": "introcoach.persona",
-            "persona": {
-                "id": persona.id,
-                "name": persona.name,
-                "initials": persona.initials,
-                "role": persona.role,
-                "organization": persona.organization,
+        json_message=structured(
+            tracker,
+            {
+                "type": "introcoach.persona",
+                "persona": {
+                    "id": persona.id,
+                    "name": persona.name,
+                    "initials": persona.initials,
+                    "role": persona.role,
+                    "organization": persona.organization,
+                },
             },
-        },
+        ),
     )
     say(dispatcher, persona, line)
     return [

@@ -16,6 +16,7 @@ from actions.common import (
     current_persona,
     latest_message_id,
     say,
+    structured,
     voice_for,
 )
 from introcoach.scoring import (
@@ -114,7 +115,9 @@ class ActionScorePitch(PersonaAction):
         coach(
             dispatcher,
             f"{header}\n{format_report(report)}",
-            json_message=feedback_payload(report, comparison=comparison),
+            json_message=structured(
+                tracker, feedback_payload(report, comparison=comparison)
+            ),
             buttons=RETRY_BUTTONS,
         )
         stored = record_report(

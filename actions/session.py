@@ -54,7 +54,7 @@ class ActionSessionStart(PersonaAction):
             )
         persona = persona or pick_persona(seed=tracker.sender_id)
         events: List[EventType] = [SessionStarted()]
-        events += open_conversation(dispatcher, persona)
+        events += open_conversation(dispatcher, persona, tracker)
         if not record_session_start(tracker.sender_id, persona.id):
             coach(
                 dispatcher,
@@ -102,7 +102,7 @@ class ActionSwitchPersona(PersonaAction):
         return (
             [ActiveLoop(None), SlotSet("requested_slot", None)]
             + reset_practice_slots()
-            + open_conversation(dispatcher, persona)
+            + open_conversation(dispatcher, persona, tracker)
         )
 
 
@@ -127,5 +127,5 @@ class ActionRestartPractice(PersonaAction):
         return (
             [ActiveLoop(None), SlotSet("requested_slot", None)]
             + reset_practice_slots()
-            + open_conversation(dispatcher, persona)
+            + open_conversation(dispatcher, persona, tracker)
         )

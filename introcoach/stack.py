@@ -126,9 +126,23 @@ class Stack:
                 str(PROJECT_ROOT / "credentials.yml"),
             ],
         )
+        if self.with_web:
+            self._spawn(
+                "web",
+                [
+                    sys.executable,
+                    "-m",
+                    "introcoach",
+                    "web",
+                    "--host",
+                    s.host,
+                    "--port",
+                    str(s.web_port),
+                ],
+            )
 
     def wait_ready(self, timeout: float = 180.0) -> float:
-        """Wait until both servers answer; returns the seconds it took.
+        """Wait until every server answers; returns the seconds it took.
 
         Raises:
             RuntimeError: When a server exits or the deadline passes; the
@@ -214,20 +228,40 @@ def ephemeral_settings() -> Settings:
     )
 
 
+def busy_ports(settings: Settings, with_web: bool) -> List[str]:
+    """Which of the configured ports already have something listening."""
+    ports = {
+        "INTROCOACH_RASA_PORT": settings.rasa_port,
+        "INTROCOACH_ACTION_PORT": settings.action_port,
+    }
+    if with_web:
+        ports["INTROCOACH_WEB_PORT"] = settings.web_port
+    busy = []
+    for variable, port in ports.items():
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+            sock.settimeout(0.5)
+            if sock.connect_ex((settings.host, port)) == 0:
+                busy.append(f"{port} ({variable})")
+    return busy
+
+
 def main(argv: Optional[Sequence[str]] = None) -> int:
-    """Train if needed, start both servers, and stop them on Ctrl-C."""
+    """Train if needed, start the servers, and stop them all on Ctrl-C."""
     from introcoach.model import ensure_model
 
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     settings = load_settings()
+    busy = busy_ports(settings, with_web=True)
+    if busy:
+        print(
+            f"Port {', '.join(busy)} is already in use on {settings.host}: is "
+            "IntroCoach already running? Stop it, or choose other ports with "
+            "the variables named.",
+            file=sys.stderr,
+        )
+        return 1
     model = ensure_model()
     stack = Stack(settings, model, with_web=True)
-    print(
-        f"Starting the web app (:{settings.web_port}), the action server "
-        f"(:{settings.action_port}) and the Rasa server (:{settings.rasa_port})...",
-        flush=True,
-    )
-    stack.start()
     stop_requested = False
 
     def request_stop(signum: int, _frame: object) -> None:
@@ -236,31 +270,20 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
 
     signal.signal(signal.SIGINT, request_stop)
     signal.signal(signal.SIGTERM, request_stop)
-    try:
-        seconds = stack.wait_ready()
-    except RuntimeError as exc:
-        print(f"IntroCoach could not start: {exc}", file=sys.stderr)
-        stack.stop()
-        return 1
     print(
-        f"""
-IntroCoach is ready ({seconds:.0f} s). Logs are in var/log/.
-
-Supervisor review app: http://{settings.host}:{settings.web_port}/
-  (first time: make users ARGS="add --role supervisor --username YOU")
-
-Talk to it from another terminal:
-  make chat                      # a terminal chat with a persona (REST, loopback)
-  make shell                     # Rasa's own shell (uses this action server)
-or over HTTP:
-  curl -s -X POST http://{settings.host}:{settings.rasa_port}/webhooks/rest/webhook \\
-       -H 'Content-Type: application/json' -d '{{"sender": "me", "message": "hi"}}'
-
-Say "help" in the chat to see what you can practise. Press Ctrl-C here to stop.
-""",
+        f"Starting the web app (:{settings.web_port}), the action server "
+        f"(:{settings.action_port}) and the Rasa server (:{settings.rasa_port})...",
         flush=True,
     )
+    # Whatever happens from here on, every process started is stopped.
     try:
+        stack.start()
+        try:
+            seconds = stack.wait_ready()
+        except RuntimeError as exc:
+            print(f"IntroCoach could not start: {exc}", file=sys.stderr)
+            return 1
+        print(READY_MESSAGE.format(seconds=seconds, s=settings), flush=True)
         while not stop_requested and stack.running():
             time.sleep(0.5)
         if not stop_requested:
@@ -276,6 +299,24 @@ Say "help" in the chat to see what you can practise. Press Ctrl-C here to stop.
         print("Stopping IntroCoach...", flush=True)
         stack.stop()
     return 0
+
+
+READY_MESSAGE = """
+IntroCoach is ready ({seconds:.0f} s). Logs are in var/log/.
+
+Supervisor review app: http://{s.host}:{s.web_port}/
+  (first time: make users ARGS="add --role supervisor --username YOU")
+
+Talk to the assistant from another terminal:
+  make chat                      # a terminal chat with a persona (REST, loopback)
+  make chat PERSONA=marcus       # meet someone in particular
+  make shell                     # Rasa's own shell (uses this action server)
+or over HTTP (loopback only: Rasa's REST channel checks no token):
+  curl -s -X POST http://{s.host}:{s.rasa_port}/webhooks/rest/webhook \\
+       -H 'Content-Type: application/json' -d '{{"sender": "me", "message": "hi"}}'
+
+Say "help" in the chat to see what you can practise. Press Ctrl-C here to stop.
+"""
 
 
 if __name__ == "__main__":

@@ -579,3 +579,18 @@ async def test_conversation_feedback_names_undiscovered_interests(
     payload = dispatcher.messages[0]["custom"]
     assert "sourdough baking" in payload["undiscovered_interests"]
     assert "sourdough baking" in " ".join(dispatcher.messages[0]["text"].split())
+
+
+async def test_shell_gets_text_only_other_channels_the_payload(make_tracker, domain):
+    """rasa shell prints custom JSON raw: it gets the readable text alone."""
+    for channel, has_payload in (
+        ("cmdline", False),
+        ("rest", True),
+        ("socketio", True),
+    ):
+        dispatcher = CollectingDispatcher()
+        events = [dict(user_event("my pitch"), input_channel=channel)]
+        tracker = make_tracker(slots={"pitch_text": STRONG_PITCH}, events=events)
+        await ActionScorePitch().run(dispatcher, tracker, domain)
+        assert bool(dispatcher.messages[0]["custom"]) is has_payload
+        assert dispatcher.messages[0]["text"].startswith("(Coach) Here's how")
