@@ -247,3 +247,48 @@ def test_servers_listen_on_loopback_only(stack: Stack) -> None:
     for port in (stack.settings.rasa_port, stack.settings.action_port):
         addresses = listening_addresses(port)
         assert addresses and set(addresses) == {loopback_v4}, (port, addresses)
+
+
+def test_rest_conversation_appears_in_the_review_app(stack: Stack, tmp_path) -> None:
+    """A conversation held over REST shows up, scored, for the trainee's supervisor.
+
+    Linking a conversation to a signed-in trainee is the browser widget's job
+    (its socket carries the trainee's token); here the link is made directly in
+    the database, as the widget's channel will.
+    """
+    from introcoach.storage import create_user, get_session, make_engine, transaction
+    from introcoach.storage.models import PracticeSession
+    from tests.web_support import PASSWORD, Client, running_server
+
+    chat = Chat(stack, "priya")
+    chat.say("hello")
+    chat.say("Hi, I'm Ana, a peer mentor at Bridges. <b>bold</b> move, I know.")
+    chat.say("I love hiking, I did a trail last weekend. Do you hike?")
+    (payload,) = custom(chat.say("how did I do?"), "introcoach.feedback")
+
+    url = stack.extra_env["INTROCOACH_DATABASE_URL"]
+    engine = make_engine(url)
+    try:
+        supervisor = create_user(
+            engine, "sup-it", PASSWORD, "supervisor", "Sue Pervisor"
+        )
+        trainee = create_user(
+            engine, "ana-it", PASSWORD, "trainee", "Ana Trainee", supervisor=supervisor
+        )
+        practice_id = get_session(engine, chat.sender).id
+        with transaction(engine) as session:
+            session.get(PracticeSession, practice_id).trainee_id = trainee.id
+    finally:
+        engine.dispose()
+
+    with running_server(tmp_path, url) as server:
+        browser = Client(server.port)
+        assert browser.login("sup-it").status == 303
+        listing = browser.get("/sessions?persona=priya")
+        assert listing.status == 200 and "Ana Trainee" in listing.text
+        assert str(payload["overall"]) in listing.text
+        page = browser.get(f"/sessions/{practice_id}")
+        assert page.status == 200
+        assert "I love hiking" in page.text
+        assert "&lt;b&gt;bold&lt;/b&gt;" in page.text and "<b>bold</b>" not in page.text
+        assert "<mark" in page.text  # evidence highlighted
