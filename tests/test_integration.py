@@ -58,8 +58,12 @@ def stack(tmp_path_factory) -> Iterator[Stack]:
         pytest.fail(
             f"no trained model at {model}: run `make train` first (make test does)"
         )
+    database = tmp_path_factory.mktemp("db") / "introcoach.db"
     running = Stack(
-        ephemeral_settings(), model, log_dir=tmp_path_factory.mktemp("logs")
+        ephemeral_settings(),
+        model,
+        log_dir=tmp_path_factory.mktemp("logs"),
+        extra_env={"INTROCOACH_DATABASE_URL": f"sqlite:///{database}"},
     )
     running.start()
     try:
@@ -121,18 +125,39 @@ def test_multi_turn_conversation_over_rest(stack: Stack) -> None:
     assert "gardening" in joined(shared).lower()
 
     bye = chat.say("It was great meeting you, I have to run to my next session. Bye!")
-    assert "Sam" in bye[0]["text"]
-    feedback = [
-        r for r in bye if (r.get("custom") or {}).get("type") == "introcoach.feedback"
-    ]
-    assert len(feedback) == 1
-    payload = feedback[0]["custom"]
+    assert "Sam" in texts(bye)[0]
+    (payload,) = custom(bye, "introcoach.feedback")
     assert payload["mode"] == "conversation" and payload["persona"] == "dana"
     criteria = {c["id"]: c for s in payload["strategies"] for c in s["criteria"]}
-    assert (
-        criteria["states_name"]["met"] and "Sam" in criteria["states_name"]["evidence"]
-    )
+    assert criteria["states_name"]["met"]
+    assert "Sam" in criteria["states_name"]["evidence"]
     assert criteria["names_common_ground"]["met"]
+
+    # Stored: the transcript in Rasa's tracker store, the score in our tables.
+    from sqlalchemy import text
+
+    from introcoach.storage import get_session, list_scores, make_engine
+
+    engine = make_engine(stack.extra_env["INTROCOACH_DATABASE_URL"])
+    try:
+        with engine.connect() as connection:
+            said_by_user = (
+                connection.execute(
+                    text(
+                        "SELECT data FROM events "
+                        "WHERE sender_id = :s AND type_name = 'user'"
+                    ),
+                    {"s": chat.sender},
+                )
+                .scalars()
+                .all()
+            )
+        assert len(said_by_user) == 5
+        practice = get_session(engine, chat.sender)
+        (score,) = list_scores(engine, practice.id)
+        assert score.kind == "conversation" and score.overall == payload["overall"]
+    finally:
+        engine.dispose()
 
 
 @pytest.mark.parametrize("persona", [p.id for p in all_personas()])
