@@ -90,7 +90,6 @@ class Stack:
 
     def start(self) -> None:
         """Start both servers (returns at once; see :meth:`wait_ready`)."""
-        bin_dir = Path(sys.executable).parent
         s = self.settings
         self._spawn(
             "actions",
@@ -107,7 +106,9 @@ class Stack:
         self._spawn(
             "rasa",
             [
-                str(bin_dir / "rasa"),
+                sys.executable,
+                "-m",
+                "introcoach.rasa_server",
                 "run",
                 "--model",
                 str(self.model),
