@@ -56,7 +56,7 @@ chat: install ## Chat with a persona in the terminal (needs `make run` running)
 	@$(PY) -m introcoach.chat $(if $(PERSONA),--persona $(PERSONA))
 
 shell: train ## Rasa's shell on its own port (needs `make run` for the actions)
-	@$(WITH_ENV) $(RASA) shell --model "$$($(PY) -m introcoach.model)" --endpoints endpoints.yml --interface 127.0.0.1 --port 5006
+	@$(WITH_ENV) $(PY) -m introcoach.rasa_server shell --model "$$($(PY) -m introcoach.model)" --endpoints endpoints.yml --interface 127.0.0.1 --port 5006
 
 validate: install ## rasa data validate --fail-on-warnings (no training)
 	@$(WITH_ENV) $(RASA) data validate --fail-on-warnings --config config.yml --domain domain.yml --data data
