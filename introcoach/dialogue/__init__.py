@@ -123,7 +123,6 @@ class Reply:
 
     text: str
     memory: Memory
-    new_shared: List[str] = field(default_factory=list)
 
 
 class PersonaVoice:
