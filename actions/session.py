@@ -18,6 +18,7 @@ from actions.common import (
     PersonaAction,
     coach,
     current_persona,
+    latest_intent,
     latest_text,
     open_conversation,
     reset_practice_slots,
@@ -32,6 +33,12 @@ class ActionSessionStart(PersonaAction):
     The persona comes from the session's metadata (``{"persona_id": "dana"}``,
     as the chat widget sends it) when that names a known persona; otherwise one
     is picked, repeatably, from the sender id.
+
+    The widget opens a conversation by sending ``/session_start``. Rasa then
+    runs this action twice: once because the conversation is new, and once
+    because that intent asks for it. The second run does nothing, so the
+    persona greets the trainee once (and a repeated ``/session_start``, after
+    a reload, does not restart a conversation that is under way).
     """
 
     def name(self) -> str:
@@ -43,6 +50,10 @@ class ActionSessionStart(PersonaAction):
         tracker: Tracker,
         domain: Dict[str, Any],
     ) -> List[EventType]:
+        if already_open(tracker):
+            # Rasa predicts nothing after this action: say we are listening,
+            # as a session start does, so the next message is read as usual.
+            return [ActionExecuted("action_listen")]
         metadata = tracker.get_slot("session_started_metadata") or {}
         requested = metadata.get("persona_id") if isinstance(metadata, dict) else None
         persona = find_persona(requested) if requested else None
@@ -64,6 +75,13 @@ class ActionSessionStart(PersonaAction):
             )
         events.append(ActionExecuted("action_listen"))
         return events
+
+
+def already_open(tracker: Tracker) -> bool:
+    """Whether this is a ``/session_start`` sent to a conversation under way."""
+    if latest_intent(tracker) != "session_start":
+        return False
+    return bool(tracker.get_slot("persona_id"))
 
 
 class ActionSwitchPersona(PersonaAction):

@@ -1,7 +1,8 @@
 """Configuration, read from the environment in one place.
 
 Every value has a safe local default: servers bind to 127.0.0.1, and the two
-tokens (the Rasa HTTP API token and the action server's shared token) are taken
+tokens (the Rasa HTTP API token, the action server's shared token and the key
+that signs the chat widget's tokens) are taken
 from the environment or generated once and kept in the git-ignored ``.secrets/``
 folder, so a fresh clone never ships a guessable secret.
 """
@@ -28,6 +29,8 @@ class Settings:
     api_token: str
     action_token: str
     secrets_dir: Path
+    jwt_key: str = ""
+    public_rasa_url: str = ""
 
     @property
     def action_url(self) -> str:
@@ -38,6 +41,11 @@ class Settings:
     def rasa_url(self) -> str:
         """Base URL of the Rasa server."""
         return f"http://{self.host}:{self.rasa_port}"
+
+    @property
+    def chat_url(self) -> str:
+        """Where browsers reach the Rasa server's socket (differs behind a proxy)."""
+        return self.public_rasa_url or self.rasa_url
 
     @property
     def web_origins(self) -> tuple:
@@ -57,6 +65,8 @@ class Settings:
             "INTROCOACH_API_TOKEN": self.api_token,
             "INTROCOACH_ACTION_TOKEN": self.action_token,
             "INTROCOACH_ACTION_URL": self.action_url,
+            "INTROCOACH_JWT_KEY": self.jwt_key,
+            "INTROCOACH_WEB_ORIGINS": ",".join(self.web_origins),
             # rasa-sdk reads SANIC_HOST; keep it on loopback unless told otherwise.
             "SANIC_HOST": self.host,
         }
@@ -114,4 +124,6 @@ def load_settings(env: Optional[Mapping[str, str]] = None) -> Settings:
             env, "INTROCOACH_ACTION_TOKEN", secrets_dir / "action_token"
         ),
         secrets_dir=secrets_dir,
+        jwt_key=_secret(env, "INTROCOACH_JWT_KEY", secrets_dir / "jwt_key"),
+        public_rasa_url=env.get("INTROCOACH_PUBLIC_RASA_URL", "").strip().rstrip("/"),
     )

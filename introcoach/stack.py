@@ -224,8 +224,10 @@ def ephemeral_settings() -> Settings:
         host="127.0.0.1",
         rasa_port=free_port(),
         action_port=free_port(),
+        web_port=free_port(),
         api_token=secrets.token_urlsafe(24),
         action_token=secrets.token_urlsafe(24),
+        jwt_key=secrets.token_urlsafe(32),
     )
 
 
@@ -305,10 +307,13 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
 READY_MESSAGE = """
 IntroCoach is ready ({seconds:.0f} s). Logs are in var/log/.
 
-Supervisor review app: http://{s.host}:{s.web_port}/
-  (first time: make users ARGS="add --role supervisor --username YOU")
+Practise in the browser, and review sessions: http://{s.host}:{s.web_port}/
+  first time, in another terminal (each asks for a password):
+    make users ARGS="add --role supervisor --username sam"
+    make users ARGS="add --role trainee --username tina --supervisor sam"
+  then sign in as tina and choose Practise; sign in as sam to review.
 
-Talk to the assistant from another terminal:
+Or talk to the assistant from another terminal:
   make chat                      # a terminal chat with a persona (REST, loopback)
   make chat PERSONA=marcus       # meet someone in particular
   make shell                     # Rasa's own shell (uses this action server)

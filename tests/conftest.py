@@ -39,6 +39,75 @@ def _throwaway_database(tmp_path_factory) -> Iterator[Path]:
         yield path
 
 
+@pytest.fixture(scope="session")
+def stack(tmp_path_factory) -> Iterator[Any]:
+    """The action server, the Rasa server and the web app on free ports.
+
+    Started once per test run, on a throwaway SQLite database, with fresh
+    tokens; always stopped. Needs the trained model (``make train``).
+    """
+    from introcoach.model import model_path
+    from introcoach.stack import Stack, ephemeral_settings
+
+    model = model_path()
+    if not model.exists():
+        pytest.fail(
+            f"no trained model at {model}: run `make train` first (make test does)"
+        )
+    database = tmp_path_factory.mktemp("stack-db") / "introcoach.db"
+    running = Stack(
+        ephemeral_settings(),
+        model,
+        log_dir=tmp_path_factory.mktemp("logs"),
+        extra_env={"INTROCOACH_DATABASE_URL": f"sqlite:///{database}"},
+        with_web=True,
+    )
+    running.start()
+    try:
+        running.wait_ready(timeout=240)
+        yield running
+    finally:
+        running.stop()
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Any]:
+    """Debian's Chromium, headless, making no outside connections."""
+    from browser_support import CHROMIUM, LAUNCH_ARGS
+
+    sync_api = pytest.importorskip("playwright.sync_api")
+    with sync_api.sync_playwright() as playwright:
+        launched = playwright.chromium.launch(
+            executable_path=str(CHROMIUM), args=LAUNCH_ARGS, headless=True
+        )
+        try:
+            yield launched
+        finally:
+            launched.close()
+
+
+@pytest.fixture
+def page(browser: Any) -> Iterator[Any]:
+    context = browser.new_context(
+        viewport={"width": 1280, "height": 900}, accept_downloads=True
+    )
+    page = context.new_page()
+    problems: List[str] = []
+    page.on("dialog", lambda dialog: problems.append(f"dialog: {dialog.message}"))
+    page.on(
+        "console",
+        lambda message: problems.append(message.text)
+        if "Content Security Policy" in message.text
+        else None,
+    )
+    page.on("pageerror", lambda error: problems.append(f"script error: {error}"))
+    page.problems = problems
+    try:
+        yield page
+    finally:
+        context.close()
+
+
 @pytest.fixture
 def make_tracker() -> TrackerFactory:
     """Build a new tracker per call: never shared between tests."""

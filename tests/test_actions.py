@@ -109,6 +109,30 @@ async def test_session_start_with_unknown_persona_explains_and_picks(
     )
 
 
+async def test_widget_session_start_does_not_open_twice(
+    make_tracker, dispatcher, domain
+):
+    # Rasa runs the action for the new conversation, then again for the
+    # /session_start intent the widget sent: the second run does nothing.
+    tracker = make_tracker("/session_start", intent="session_start")
+    events = await ActionSessionStart().run(dispatcher, tracker, domain)
+    assert events == [ActionExecuted("action_listen")]
+    assert dispatcher.messages == []
+
+
+async def test_session_start_intent_opens_a_conversation_not_yet_open(
+    make_tracker, dispatcher, domain
+):
+    tracker = make_tracker(
+        "/session_start",
+        intent="session_start",
+        slots={"persona_id": None, "session_started_metadata": {"persona_id": "dana"}},
+    )
+    events = await ActionSessionStart().run(dispatcher, tracker, domain)
+    assert events[0] == SessionStarted() and SlotSet("persona_id", "dana") in events
+    assert speakers(dispatcher) == ["narrator", "persona"]
+
+
 async def test_session_start_pick_is_repeatable_per_sender(make_tracker, domain):
     picks = set()
     for _ in range(3):
@@ -558,6 +582,10 @@ async def test_cli_and_dialogue_give_the_same_result(make_tracker, dispatcher, d
     tracker = make_tracker(slots={"persona_id": "kevin", "pitch_text": STRONG_PITCH})
     await ActionScorePitch().run(dispatcher, tracker, domain)
     payload = dispatcher.messages[0]["custom"]
+    # The widget's payload adds each criterion's label for display.
+    for strategy in payload["strategies"]:
+        for criterion in strategy["criteria"]:
+            assert criterion.pop("label")
     assert {key: payload[key] for key in from_cli} == from_cli
 
 

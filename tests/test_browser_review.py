@@ -6,32 +6,21 @@ own browser download is not used. Screenshots go to ``test-artifacts/``.
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
-from typing import Any, Iterator, List, Tuple
+from typing import Any, Iterator, Tuple
 
+import browser_support
 import pytest
+from browser_support import ARTIFACTS, CHROMIUM
 from web_support import (
     EMAIL,
     PASSWORD,
-    PROJECT_ROOT,
     SCRIPT,
     Seeded,
     Server,
     running_server,
     seed,
 )
-
-CHROMIUM = Path(os.environ.get("INTROCOACH_CHROMIUM", "/usr/bin/chromium"))
-LAUNCH_ARGS = [
-    "--no-sandbox",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-    "--disable-gpu",
-]
-ARTIFACTS = PROJECT_ROOT / "test-artifacts"
 
 pytestmark = [
     pytest.mark.browser,
@@ -51,46 +40,8 @@ def app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Tuple[Server, Seed
         yield server, seeded
 
 
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Any]:
-    sync_api = pytest.importorskip("playwright.sync_api")
-    with sync_api.sync_playwright() as playwright:
-        launched = playwright.chromium.launch(
-            executable_path=str(CHROMIUM), args=LAUNCH_ARGS, headless=True
-        )
-        try:
-            yield launched
-        finally:
-            launched.close()
-
-
-@pytest.fixture
-def page(browser: Any) -> Iterator[Any]:
-    context = browser.new_context(
-        viewport={"width": 1280, "height": 900}, accept_downloads=True
-    )
-    page = context.new_page()
-    problems: List[str] = []
-    page.on("dialog", lambda dialog: problems.append(f"dialog: {dialog.message}"))
-    page.on(
-        "console",
-        lambda message: problems.append(message.text)
-        if "Content Security Policy" in message.text
-        else None,
-    )
-    page.problems = problems
-    try:
-        yield page
-    finally:
-        context.close()
-
-
 def sign_in(page: Any, server: Server, username: str) -> None:
-    page.goto(f"{server.base}/login")
-    page.get_by_label("Username").fill(username)
-    page.get_by_label("Password").fill(PASSWORD)
-    page.get_by_role("button", name="Sign in").click()
-    page.wait_for_load_state()
+    browser_support.sign_in(page, server.base, username, PASSWORD)
 
 
 def test_supervisor_reviews_a_session(page: Any, app: Tuple[Server, Seeded]) -> None:

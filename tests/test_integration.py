@@ -1,7 +1,8 @@
 """The real servers on free ports: a multi-turn conversation over REST.
 
 Marked ``model``: these need the trained model, which ``make test`` trains (or
-reuses) once before running them. The servers start once per module.
+reuses) once before running them. The servers (the ``stack`` fixture in
+``conftest.py``) start once per test run.
 """
 
 from __future__ import annotations
@@ -10,13 +11,12 @@ import json
 import urllib.error
 import urllib.request
 import uuid
-from typing import Any, Dict, Iterator, List, Optional, Tuple
+from typing import Any, Dict, List, Optional, Tuple
 
 import pytest
 
-from introcoach.model import model_path
 from introcoach.personas import all_personas
-from introcoach.stack import Stack, ephemeral_settings
+from introcoach.stack import Stack
 
 pytestmark = pytest.mark.model
 
@@ -49,28 +49,6 @@ def http(
         except ValueError:
             parsed = raw
         return error.code, dict(error.headers), parsed
-
-
-@pytest.fixture(scope="module")
-def stack(tmp_path_factory) -> Iterator[Stack]:
-    model = model_path()
-    if not model.exists():
-        pytest.fail(
-            f"no trained model at {model}: run `make train` first (make test does)"
-        )
-    database = tmp_path_factory.mktemp("db") / "introcoach.db"
-    running = Stack(
-        ephemeral_settings(),
-        model,
-        log_dir=tmp_path_factory.mktemp("logs"),
-        extra_env={"INTROCOACH_DATABASE_URL": f"sqlite:///{database}"},
-    )
-    running.start()
-    try:
-        running.wait_ready(timeout=240)
-        yield running
-    finally:
-        running.stop()
 
 
 class Chat:

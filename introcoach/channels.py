@@ -1,0 +1,227 @@
+"""The socket.io channel the chat widget uses, with each socket bound to its token.
+
+Rasa 3.6's own ``socketio`` channel checks a JWT only when the socket connects;
+after that, any connected client may send messages under any ``session_id``
+and join any conversation's room. This channel keeps Rasa's event names and
+payloads but binds every socket to the sender id in its token
+(:mod:`introcoach.chat_auth`): a ``session_request`` or a message for another
+conversation is refused with an ``introcoach_error`` event, and nothing is
+passed to Rasa.
+
+It also sends each bot message as one event holding everything the widget
+renders (text, buttons, the custom payload, who is speaking), where Rasa's
+socket.io output splits them and passes custom JSON as keyword arguments to
+``emit``.
+
+Registered in ``credentials.yml`` as ``introcoach.channels.TraineeSocketIOInput``.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from typing import Any, Awaitable, Callable, Dict, List, Optional
+
+from rasa.core.channels.channel import InputChannel, OutputChannel, UserMessage
+from rasa.core.channels.socketio import (
+    SocketBlueprint,
+    SocketIOInput,
+    SocketIOOutput,
+)
+from sanic import Blueprint, response
+from sanic.request import Request
+from sanic.response import HTTPResponse
+from socketio import AsyncServer
+from socketio.exceptions import ConnectionRefusedError as SocketRefused
+
+from introcoach.chat_auth import InvalidChatToken, read_chat_token
+
+logger = logging.getLogger(__name__)
+
+ERROR_EVENT = "introcoach_error"
+#: Longest message passed to Rasa; longer ones are refused, not cut.
+MAX_MESSAGE_CHARS = 5_000
+
+
+def _buttons(message: Dict[str, Any]) -> List[Dict[str, Any]]:
+    raw = message.get("buttons") or message.get("quick_replies") or []
+    return [
+        {"title": b.get("title"), "payload": b.get("payload")}
+        for b in raw
+        if isinstance(b, dict)
+    ]
+
+
+class TraineeSocketIOOutput(SocketIOOutput):
+    """Sends each bot message to the conversation's room as a single event."""
+
+    @classmethod
+    def name(cls) -> str:
+        """The channel's name, as Rasa records it on each message."""
+        return TraineeSocketIOInput.name()
+
+    async def send_response(self, recipient_id: str, message: Dict[str, Any]) -> None:
+        """Emit the whole message (text, buttons, custom payload, speaker) at once."""
+        payload = {
+            "text": message.get("text"),
+            "buttons": _buttons(message),
+            "custom": message.get("custom"),
+            "speaker": message.get("speaker"),
+            "persona_id": message.get("persona_id"),
+            "timestamp": message.get("timestamp"),
+        }
+        if not (payload["text"] or payload["buttons"] or payload["custom"]):
+            return
+        await self.sio.emit(self.bot_message_evt, payload, room=recipient_id)
+
+
+class TraineeSocketIOInput(SocketIOInput):
+    """Rasa's socket.io input, with the sender bound to the socket's token."""
+
+    @classmethod
+    def name(cls) -> str:
+        """The channel's name (its webhook is ``/socket.io``, not under it)."""
+        return "introcoach_socketio"
+
+    @classmethod
+    def from_credentials(cls, credentials: Optional[Dict[str, Any]]) -> InputChannel:
+        """Read ``credentials.yml``; a ``jwt_key`` is required."""
+        credentials = credentials or {}
+        key = str(credentials.get("jwt_key") or "")
+        if not key:
+            raise ValueError(
+                "introcoach_socketio needs jwt_key in credentials.yml "
+                "(INTROCOACH_JWT_KEY)"
+            )
+        return cls(
+            credentials.get("user_message_evt", "user_uttered"),
+            credentials.get("bot_message_evt", "bot_uttered"),
+            credentials.get("namespace"),
+            True,
+            credentials.get("socketio_path", "/socket.io"),
+            key,
+            "HS256",
+            credentials.get("metadata_key", "metadata"),
+        )
+
+    def get_output_channel(self) -> Optional[OutputChannel]:
+        """The output channel for messages Rasa sends outside a request."""
+        if self.sio is None:
+            return None
+        return TraineeSocketIOOutput(self.sio, self.bot_message_evt)
+
+    async def _bound_sender(self, sio: AsyncServer, sid: str) -> Optional[str]:
+        try:
+            session = await sio.get_session(sid, namespace=self.namespace)
+        except KeyError:
+            return None
+        sender = session.get("sender_id")
+        return sender if isinstance(sender, str) else None
+
+    async def _refuse(self, sio: AsyncServer, sid: str, reason: str) -> None:
+        logger.warning("Refused a socket.io request from %s: %s", sid, reason)
+        await sio.emit(
+            ERROR_EVENT,
+            {"message": reason},
+            room=sid,
+            namespace=self.namespace,
+        )
+
+    def blueprint(
+        self, on_new_message: Callable[[UserMessage], Awaitable[Any]]
+    ) -> Blueprint:
+        """The socket.io server, mounted on Rasa's Sanic app."""
+        # CORS headers come from Rasa's --cors (Sanic-CORS); an empty list stops
+        # engine.io from adding a second set. Access is decided by the token.
+        sio = AsyncServer(async_mode="sanic", cors_allowed_origins=[])
+        webhook = SocketBlueprint(
+            sio, self.socketio_path, "introcoach_socketio", __name__
+        )
+        self.sio = sio
+        key = str(self.jwt_key)
+
+        @webhook.route("/", methods=["GET"])
+        async def health(_: Request) -> HTTPResponse:
+            return response.json({"status": "ok"})
+
+        @sio.on("connect", namespace=self.namespace)
+        async def connect(sid: str, environ: Dict, auth: Optional[Dict]) -> bool:
+            token = auth.get("token") if isinstance(auth, dict) else None
+            try:
+                claims = read_chat_token(key, token)
+            except InvalidChatToken as exc:
+                logger.info("Refused a socket.io connection: %s", exc)
+                raise SocketRefused("Unauthorized: " + str(exc)) from None
+            await sio.save_session(
+                sid,
+                {"sender_id": claims.sender_id, "practice_id": claims.practice_id},
+                namespace=self.namespace,
+            )
+            logger.debug(
+                "Socket %s connected for practice session %s", sid, claims.practice_id
+            )
+            return True
+
+        @sio.on("session_request", namespace=self.namespace)
+        async def session_request(sid: str, data: Any) -> None:
+            sender = await self._bound_sender(sio, sid)
+            if sender is None:
+                await self._refuse(sio, sid, "This connection is not signed in.")
+                return
+            requested = data.get("session_id") if isinstance(data, dict) else None
+            if requested not in (None, sender):
+                await self._refuse(
+                    sio, sid, "This chat belongs to another practice session."
+                )
+                return
+            # A coroutine in python-socketio 5.x; Rasa's own channel calls it
+            # without await, so its rooms are never joined.
+            await sio.enter_room(sid, sender, namespace=self.namespace)
+            await sio.emit(
+                "session_confirm", sender, room=sid, namespace=self.namespace
+            )
+
+        @sio.on(self.user_message_evt, namespace=self.namespace)
+        async def handle_message(sid: str, data: Any) -> None:
+            sender = await self._bound_sender(sio, sid)
+            if sender is None:
+                await self._refuse(sio, sid, "This connection is not signed in.")
+                return
+            if not isinstance(data, dict):
+                await self._refuse(sio, sid, "That message could not be read.")
+                return
+            if data.get("session_id") != sender:
+                await self._refuse(
+                    sio, sid, "This chat belongs to another practice session."
+                )
+                return
+            text = data.get("message")
+            if not isinstance(text, str):
+                await self._refuse(sio, sid, "That message had no text.")
+                return
+            if len(text) > MAX_MESSAGE_CHARS:
+                await self._refuse(
+                    sio,
+                    sid,
+                    f"That message is too long (over {MAX_MESSAGE_CHARS:,} "
+                    "characters). Try saying it in fewer words.",
+                )
+                return
+            metadata = data.get(self.metadata_key) or {}
+            if isinstance(metadata, str):
+                try:
+                    metadata = json.loads(metadata)
+                except ValueError:
+                    metadata = {}
+            if not isinstance(metadata, dict):
+                metadata = {}
+            message = UserMessage(
+                text,
+                TraineeSocketIOOutput(sio, self.bot_message_evt),
+                sender,
+                input_channel=self.name(),
+                metadata=metadata,
+            )
+            await on_new_message(message)
+
+        return webhook
