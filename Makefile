@@ -8,6 +8,7 @@ VENV    ?= .venv
 PY      := $(VENV)/bin/python
 RASA    := $(VENV)/bin/rasa
 STAMP   := $(VENV)/.installed
+VENDOR  := node_modules/.installed
 PYTEST  := $(PY) -m pytest
 export TF_CPP_MIN_LOG_LEVEL ?= 2
 # Rasa phones home unless told not to; nothing may leave this machine.
@@ -30,7 +31,14 @@ $(STAMP): requirements.lock pyproject.toml
 	$(PY) -m pip install --quiet --disable-pip-version-check --no-deps -e .
 	@touch $@
 
-install: $(STAMP) ## Create .venv (Python 3.10) and install the pinned dependencies
+# The chat widget's one browser library (socket.io-client), pinned in
+# package-lock.json and served by the web app: never from a CDN.
+$(VENDOR): package.json package-lock.json
+	@command -v npm >/dev/null || { echo "npm is needed for the chat widget's socket.io-client (Debian: apt-get install npm)"; exit 1; }
+	npm ci --no-audit --no-fund --ignore-scripts --loglevel=error
+	@touch $@
+
+install: $(STAMP) $(VENDOR) ## Create .venv (Python 3.10), install the pinned Python and npm packages
 
 browser-deps: ## Debian's chromium for the browser tests (apt-get, as root)
 	@if [ -x /usr/bin/chromium ]; then :; \
@@ -77,7 +85,7 @@ test-stories: train ## rasa test on tests/test_*.yml stories, failing on any err
 test-integration: train ## Tests that start the real servers on free ports
 	$(PYTEST) -m "model and not browser" -q
 
-test-browser: install browser-deps ## Browser tests in headless Chromium (Playwright)
+test-browser: train browser-deps ## Browser tests in headless Chromium (Playwright), with the real servers
 	$(PYTEST) -m browser -q
 
 test: install ## Everything CI runs: lint, types, unit, validate, train, stories, integration, browser
@@ -93,6 +101,6 @@ bench: train ## Benchmarks (not part of the test suite); writes bench/results/
 	$(PY) bench/run_all.py
 
 clean: ## Remove the venv, models, results and caches (keeps .secrets/)
-	rm -rf $(VENV) .rasa results var .pytest_cache .mypy_cache .ruff_cache .hypothesis
+	rm -rf $(VENV) .rasa results var .pytest_cache .mypy_cache .ruff_cache .hypothesis node_modules
 	find models -name '*.tar.gz' -delete
 	find . -name __pycache__ -type d -prune -exec rm -rf {} +

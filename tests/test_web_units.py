@@ -305,3 +305,37 @@ def test_retention_deletes_old_sessions_and_their_events(
         assert cli.main(["retention", "--days", "-1"]) == 2
     finally:
         engine.dispose()
+
+
+def test_widget_history_shows_button_titles_and_hides_the_opening() -> None:
+    from introcoach.storage.transcripts import Turn
+    from introcoach.web.practice import widget_history
+
+    def turn(speaker: str, text: str, buttons=()) -> Turn:
+        return Turn(0, speaker, text, None, buttons=list(buttons))
+
+    shown = widget_history(
+        [
+            turn("narrator", "(Coffee break.)"),
+            turn("persona", "Hi, I'm Dana."),
+            turn("trainee", "/session_start"),
+            turn("trainee", "Hi Dana!"),
+            turn(
+                "coach",
+                "Well done.",
+                [{"title": "Start over", "payload": "/start_over"}],
+            ),
+            turn("trainee", "/start_over"),
+            turn("trainee", "/ask_hint"),
+            turn("trainee", "/session_start"),
+            turn("trainee", "/made_up"),
+        ]
+    )
+    assert [(m["speaker"], m["text"]) for m in shown] == [
+        ("narrator", "(Coffee break.)"),
+        ("persona", "Hi, I'm Dana."),
+        ("trainee", "Hi Dana!"),
+        ("coach", "Well done."),
+        ("trainee", "Start over"),
+        ("trainee", "Hint, please"),
+    ]

@@ -6,6 +6,7 @@ Imported by ``test_web*.py`` and ``test_browser_review.py``; not a test module.
 from __future__ import annotations
 
 import http.client
+import json
 import os
 import re
 import signal
@@ -38,6 +39,7 @@ from introcoach.storage.transcripts import EVENTS, EVENTS_METADATA, event_row
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 PASSWORD = "correct horse battery"
+JWT_KEY = "test-jwt-key-" + "k" * 32
 T0 = datetime(2025, 3, 3, 9, 0, tzinfo=timezone.utc)
 SCRIPT = "<script>alert(1)</script>"
 EMAIL = "tina.lee@example.org"
@@ -391,6 +393,8 @@ def running_server(workdir: Path, url: str) -> Iterator[Server]:
         "INTROCOACH_DATABASE_URL": url,
         "INTROCOACH_SECRETS_DIR": str(workdir / "secrets"),
         "INTROCOACH_WEB_SECRET": "test-secret-" + "x" * 32,
+        "INTROCOACH_JWT_KEY": JWT_KEY,
+        "INTROCOACH_RASA_PORT": "5999",
         "PYTHONUNBUFFERED": "1",
         "SANIC_NO_UVLOOP": "true",
     }
@@ -454,10 +458,14 @@ class Client:
         self.forwarded_proto = forwarded_proto
 
     def request(
-        self, method: str, path: str, form: Optional[Mapping[str, Any]] = None
+        self,
+        method: str,
+        path: str,
+        form: Optional[Mapping[str, Any]] = None,
+        headers: Optional[Mapping[str, str]] = None,
     ) -> Response:
         connection = http.client.HTTPConnection("127.0.0.1", self.port, timeout=30)
-        headers = {}
+        headers = dict(headers or {})
         body = None
         if self.cookies:
             headers["Cookie"] = "; ".join(f"{k}={v}" for k, v in self.cookies.items())
@@ -484,6 +492,11 @@ class Client:
 
     def get(self, path: str) -> Response:
         return self.request("GET", path)
+
+    def get_json(self, path: str) -> Tuple[int, Any]:
+        """GET as the chat widget does (``Accept: application/json``)."""
+        response = self.request("GET", path, headers={"Accept": "application/json"})
+        return response.status, json.loads(response.text or "null")
 
     def post(
         self, path: str, form: Mapping[str, Any], csrf_from: Optional[str] = None

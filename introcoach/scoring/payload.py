@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any, Dict, Optional
 
 from introcoach.scoring.report import ScoreReport
+from introcoach.scoring.rubric import criteria_by_id
 
 PAYLOAD_TYPE = "introcoach.feedback"
 
@@ -16,7 +17,8 @@ def feedback_payload(
 
     It holds exactly the keys of ``introcoach score --json`` (``report.to_dict()``),
     plus ``type``, the derived feedback (what worked, top tips, stretch goal,
-    undiscovered interests) and, for a retried pitch, the comparison line.
+    undiscovered interests) and, for a retried pitch, the comparison line; each
+    criterion also carries its short ``label`` from the rubric.
 
     Args:
         report: The score report.
@@ -28,6 +30,10 @@ def feedback_payload(
     """
     payload: Dict[str, Any] = {"type": PAYLOAD_TYPE}
     payload.update(report.to_dict())
+    labels = {c.id: c.label for c in criteria_by_id().values()}
+    for strategy in payload.get("strategies", []):
+        for criterion in strategy.get("criteria", []):
+            criterion["label"] = labels.get(criterion["id"], criterion["id"])
     payload.update(report.feedback_dict())
     payload["comparison"] = comparison
     return payload

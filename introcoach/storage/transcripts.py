@@ -76,6 +76,7 @@ class Turn:
         persona_id: The persona speaking or being spoken about, when known.
         segment_start: A narration that opens a conversation with a persona.
         custom: The bot message's custom payload (``data.custom``), if any.
+        buttons: The quick replies a bot message offered (title and payload).
 
     """
 
@@ -87,6 +88,7 @@ class Turn:
     persona_id: Optional[str] = None
     segment_start: bool = False
     custom: Dict[str, Any] = field(default_factory=dict)
+    buttons: List[Dict[str, str]] = field(default_factory=list)
 
 
 def has_events_table(session: Session) -> bool:
@@ -137,6 +139,11 @@ def _turn(index: int, type_name: str, stamp: Optional[float], raw: str) -> Turn:
         persona_id=str(persona_id) if persona_id else None,
         segment_start=bool(metadata.get("segment_start")),
         custom=custom,
+        buttons=[
+            {"title": str(b.get("title", "")), "payload": str(b.get("payload", ""))}
+            for b in payload.get("buttons") or []
+            if isinstance(b, dict)
+        ],
     )
 
 

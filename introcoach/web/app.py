@@ -11,13 +11,13 @@ import itertools
 import logging
 from pathlib import Path
 from typing import Any, Optional
-from urllib.parse import quote
+from urllib.parse import quote, urlsplit
 
 from jinja2 import Environment, PackageLoader, StrictUndefined
 from sanic import Sanic
 from sanic.exceptions import SanicException
 from sanic.request import Request
-from sanic.response import HTTPResponse, html, redirect
+from sanic.response import HTTPResponse, html, json, redirect
 from sqlalchemy.engine import Engine
 
 from introcoach.settings import Settings
@@ -36,10 +36,16 @@ logger = logging.getLogger(__name__)
 
 STATIC_DIR = Path(__file__).resolve().parent / "static"
 PUBLIC_PATHS = ("/login",)
+VENDOR_DIR = Path(__file__).resolve().parents[2] / "node_modules"
+#: Browser libraries served from the npm packages `make install` puts in place.
+VENDOR_FILES = {
+    "socket.io.min.js": VENDOR_DIR / "socket.io-client" / "dist" / "socket.io.min.js",
+}
 CONTENT_SECURITY_POLICY = "; ".join(
     (
         "default-src 'self'",
         "script-src 'self'",
+        "connect-src 'self'",
         "style-src 'self'",
         "img-src 'self' data:",
         "object-src 'none'",
@@ -65,6 +71,23 @@ ERROR_MESSAGES = {
     429: ("Too many attempts", "Please wait a few minutes and try again."),
 }
 _app_numbers = itertools.count(1)
+
+
+def content_security_policy(chat_url: str) -> str:
+    """The CSP, letting pages open a socket to the Rasa server at ``chat_url``."""
+    parts = urlsplit(chat_url)
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        return CONTENT_SECURITY_POLICY
+    socket_scheme = "wss" if parts.scheme == "https" else "ws"
+    origins = f"{parts.scheme}://{parts.netloc} {socket_scheme}://{parts.netloc}"
+    return CONTENT_SECURITY_POLICY.replace(
+        "connect-src 'self'", f"connect-src 'self' {origins}"
+    )
+
+
+def wants_json(request: Request) -> bool:
+    """Whether the client asked for JSON (the chat widget's fetches do)."""
+    return "application/json" in request.headers.get("accept", "")
 
 
 def _templates() -> Environment:
@@ -190,7 +213,23 @@ def create_app(
     app.ctx.store = SessionStore(secret or web_secret(secrets_dir=settings.secrets_dir))
     app.ctx.limiter = limiter or LoginLimiter()
     app.ctx.templates = _templates()
+    app.ctx.security_headers = dict(
+        SECURITY_HEADERS,
+        **{"Content-Security-Policy": content_security_policy(settings.chat_url)},
+    )
     app.static("/static", str(STATIC_DIR), name="static")
+    for file_name, source in VENDOR_FILES.items():
+        if not source.is_file():
+            logger.warning(
+                "%s is missing, so the chat widget cannot connect: run `make install`",
+                source,
+            )
+        app.static(
+            f"/static/vendor/{file_name}",
+            str(source),
+            name=f"vendor_{file_name.replace('.', '_')}",
+            content_type="application/javascript",
+        )
 
     @app.middleware("request")
     async def load_session(request: Request) -> Optional[HTTPResponse]:
@@ -220,6 +259,11 @@ def create_app(
                 "Go back, reload the page and try again.",
             )
         if request.ctx.user is None and request.path not in PUBLIC_PATHS:
+            if wants_json(request):
+                return json(
+                    {"error": "You are signed out. Sign in again to practise."},
+                    status=401,
+                )
             target = request.path
             if target in ("/", "/logout"):
                 return redirect("/login")
@@ -228,7 +272,7 @@ def create_app(
 
     @app.middleware("response")
     async def security_headers(request: Request, response: HTTPResponse) -> None:
-        for name, value in SECURITY_HEADERS.items():
+        for name, value in request.app.ctx.security_headers.items():
             response.headers[name] = value
         if not request.path.startswith("/static/"):
             response.headers["Cache-Control"] = "no-store"
@@ -268,6 +312,9 @@ def create_app(
                 if session is not None and session.user_id is not None
                 else None
             )
+        if wants_json(request):
+            title, _ = ERROR_MESSAGES.get(status, ("Something went wrong", ""))
+            return json({"error": title}, status=status)
         return error_page(request, status)
 
     routes.register(app)

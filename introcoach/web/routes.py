@@ -805,6 +805,9 @@ def _with_format(handler: Any, fmt: str) -> Any:
 
 def register(app: Sanic) -> None:
     """Add every route to ``app``."""
+    from introcoach.web import practice
+
+    practice.register(app)
     app.add_route(login_form, "/login", methods=["GET"], name="login_form")
     app.add_route(login, "/login", methods=["POST"], name="login")
     app.add_route(logout, "/logout", methods=["POST"], name="logout")
