@@ -14,6 +14,11 @@ socket.io output splits them and passes custom JSON as keyword arguments to
 ``emit``.
 
 Registered in ``credentials.yml`` as ``introcoach.channels.TraineeSocketIOInput``.
+
+Both channels here (and :class:`ReportingRestInput`, Rasa's REST channel)
+answer a message that could not be handled with a short coach note instead of
+silence: Rasa's REST channel logs the failure (with the message text) and
+answers ``[]``, and its socket.io channel answers nothing.
 """
 
 from __future__ import annotations
@@ -23,6 +28,7 @@ import logging
 from typing import Any, Awaitable, Callable, Dict, List, Optional
 
 from rasa.core.channels.channel import InputChannel, OutputChannel, UserMessage
+from rasa.core.channels.rest import RestInput
 from rasa.core.channels.socketio import (
     SocketBlueprint,
     SocketIOInput,
@@ -35,12 +41,61 @@ from socketio import AsyncServer
 from socketio.exceptions import ConnectionRefusedError as SocketRefused
 
 from introcoach.chat_auth import InvalidChatToken, read_chat_token
+from introcoach.tracker_store import ConversationStoreUnavailable
 
 logger = logging.getLogger(__name__)
 
 ERROR_EVENT = "introcoach_error"
 #: Longest message passed to Rasa; longer ones are refused, not cut.
 MAX_MESSAGE_CHARS = 5_000
+
+
+STORE_UNAVAILABLE = (
+    "(Coach) I can't reach the conversation store right now, so this exchange "
+    "was not saved. Nothing said earlier is lost. Please try again in a minute."
+)
+HANDLING_FAILED = (
+    "(Coach) Something went wrong on our side with that message. Please try "
+    "again; if it keeps happening, tell your supervisor."
+)
+
+
+def reporting(
+    on_new_message: Callable[[UserMessage], Awaitable[Any]]
+) -> Callable[[UserMessage], Awaitable[None]]:
+    """Wrap Rasa's message handler so a failure gets a clear reply, not silence."""
+
+    async def handle(message: UserMessage) -> None:
+        try:
+            await on_new_message(message)
+            return
+        except ConversationStoreUnavailable:
+            note = STORE_UNAVAILABLE  # already logged by the tracker store
+        except Exception as error:  # noqa: BLE001 - reported to the trainee
+            logger.error(
+                "Message %s of conversation %s failed (%s)",
+                message.message_id,
+                message.sender_id,
+                error.__class__.__name__,
+                exc_info=error,
+            )
+            note = HANDLING_FAILED
+        if message.output_channel is not None:
+            await message.output_channel.send_response(
+                message.sender_id, {"text": note, "speaker": "coach"}
+            )
+
+    return handle
+
+
+class ReportingRestInput(RestInput):
+    """Rasa's REST channel (same name and URL), answering failures with a note."""
+
+    def blueprint(
+        self, on_new_message: Callable[[UserMessage], Awaitable[Any]]
+    ) -> Blueprint:
+        """Rasa's REST blueprint around :func:`reporting`."""
+        return super().blueprint(reporting(on_new_message))
 
 
 def _buttons(message: Dict[str, Any]) -> List[Dict[str, Any]]:
@@ -139,6 +194,7 @@ class TraineeSocketIOInput(SocketIOInput):
         )
         self.sio = sio
         key = str(self.jwt_key)
+        handle = reporting(on_new_message)
 
         @webhook.route("/", methods=["GET"])
         async def health(_: Request) -> HTTPResponse:
@@ -222,6 +278,6 @@ class TraineeSocketIOInput(SocketIOInput):
                 input_channel=self.name(),
                 metadata=metadata,
             )
-            await on_new_message(message)
+            await handle(message)
 
         return webhook

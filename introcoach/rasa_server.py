@@ -1,11 +1,16 @@
-"""Rasa's command line, with the action-server response schema compiled once.
+"""Rasa's command line, with two fixes installed first.
 
-Rasa 3.6 checks every answer from the action server with ``jsonschema.validate``,
-which re-checks the schema itself and builds a new validator on each call:
-about 13 ms per custom action on this project's machine, the largest part of a
-round trip. This compiles the same schema once and validates with the same
-rules and the same error message; nothing else changes. ``introcoach.stack``
-starts the Rasa server through ``python -m introcoach.rasa_server run ...``.
+1. Tracker store failures are reported, not hidden: Rasa's
+   ``FailSafeTrackerStore`` is replaced by
+   :class:`introcoach.tracker_store.StrictTrackerStore` (see there).
+2. The action-server response schema is compiled once. Rasa 3.6 checks every
+   answer from the action server with ``jsonschema.validate``, which re-checks
+   the schema itself and builds a new validator on each call: about 13 ms per
+   custom action on this project's machine, the largest part of a round trip.
+   This validates with the same rules and the same error message.
+
+``introcoach.stack`` starts the Rasa server through
+``python -m introcoach.rasa_server run ...``.
 """
 
 from __future__ import annotations
@@ -45,10 +50,14 @@ def _validate_action_result(self: Any, result: Dict[str, Any]) -> bool:
 
 
 def install() -> None:
-    """Use the compiled validator in this process."""
+    """Use the compiled validator and the strict tracker store in this process."""
     from rasa.core.actions.action import RemoteAction
+    from rasa.core.agent import Agent
+
+    from introcoach.tracker_store import strict
 
     RemoteAction._validate_action_result = _validate_action_result  # type: ignore[method-assign]
+    Agent._create_tracker_store = staticmethod(strict)  # type: ignore[method-assign,assignment]
 
 
 def main() -> None:

@@ -3,9 +3,7 @@ database (skipped when no server answers at 127.0.0.1:5432)."""
 
 from __future__ import annotations
 
-import os
 import threading
-import uuid
 from contextlib import contextmanager
 from datetime import datetime, timedelta, timezone
 from typing import Any, Dict, Iterator, List, Optional, Sequence
@@ -15,6 +13,7 @@ from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from argon2 import PasswordHasher
+from pg_support import throwaway_postgres
 from sqlalchemy import (
     CheckConstraint,
     ForeignKeyConstraint,
@@ -25,7 +24,7 @@ from sqlalchemy import (
     select,
     update,
 )
-from sqlalchemy.engine import Engine, make_url
+from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
 from introcoach.storage import (
@@ -65,54 +64,12 @@ from introcoach.storage import db as storage_db
 from introcoach.storage import practice as storage_practice
 from introcoach.storage.models import Base
 
-PG_ADMIN_URL = os.environ.get(
-    "INTROCOACH_TEST_POSTGRES_URL",
-    "postgresql+psycopg2://postgres@127.0.0.1:5432/postgres",
-)
 BACKENDS = ["sqlite", "postgresql"]
 PASSWORD = "correct horse battery"
 T0 = datetime(2025, 3, 1, 9, 0, tzinfo=timezone.utc)
 
 
 # --- databases -------------------------------------------------------------
-
-
-@contextmanager
-def throwaway_postgres() -> Iterator[str]:
-    """Create a uniquely named database, yield its URL, drop it afterwards."""
-    psycopg2 = pytest.importorskip("psycopg2")
-    from psycopg2 import sql
-
-    admin_url = make_url(PG_ADMIN_URL)
-    params = {
-        "host": admin_url.host,
-        "port": admin_url.port or 5432,
-        "user": admin_url.username,
-        "password": admin_url.password,
-        "dbname": admin_url.database or "postgres",
-        "connect_timeout": 3,
-    }
-    try:
-        admin = psycopg2.connect(**{k: v for k, v in params.items() if v is not None})
-    except psycopg2.OperationalError as error:
-        pytest.skip(
-            f"PostgreSQL not reachable at {admin_url.host}:{params['port']} as "
-            f"{admin_url.username} (set INTROCOACH_TEST_POSTGRES_URL): {error}".strip()
-        )
-    admin.autocommit = True
-    name = f"introcoach_test_{uuid.uuid4().hex[:12]}"
-    try:
-        with admin.cursor() as cursor:
-            cursor.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
-        yield str(admin_url.set(drivername="postgresql+psycopg2", database=name))
-    finally:
-        with admin.cursor() as cursor:
-            cursor.execute(
-                sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(
-                    sql.Identifier(name)
-                )
-            )
-        admin.close()
 
 
 @contextmanager
