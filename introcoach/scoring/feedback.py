@@ -131,8 +131,8 @@ def format_report(report: ScoreReport) -> str:
 def compare_reports(current: ScoreReport, previous: ScoreReport) -> str:
     """One or two sentences on what changed since the previous try.
 
-    Examples: "+15 since your last try: you added a question
-    (conversation_hook)." or "Same score as last time (72)."
+    Examples: "+15 since your last try: you added a question." or "Same score
+    as last time (72)." Criteria are named in words, as the trainee reads them.
     """
     now, before = current.criteria(), previous.criteria()
     defs = criteria_by_id()
@@ -143,7 +143,7 @@ def compare_reports(current: ScoreReport, previous: ScoreReport) -> str:
         parts = []
         for cid in ids[:3]:
             words = getattr(defs[cid], attr) if cid in defs else cid
-            parts.append(f"{fill(words, {'first': 'them'})} ({cid})")
+            parts.append(fill(words, {"first": "them"}))
         return _join(parts)
 
     diff = current.overall - previous.overall
