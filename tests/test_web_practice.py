@@ -190,3 +190,20 @@ def test_csp_lets_pages_reach_only_the_rasa_socket(app) -> None:
     assert "connect-src 'self' http://127.0.0.1:5999 ws://127.0.0.1:5999" in policy
     assert "script-src 'self'" in policy
     assert "unsafe-inline" not in policy
+
+
+def test_trainee_home_shows_supervisor_comments_escaped(app) -> None:
+    server, seeded, _ = app
+    session_id = seeded.sessions["tina_pitch"]
+    sam = signed_in(server, "sam")
+    posted = sam.post(
+        f"/sessions/{session_id}/comments",
+        {"body": f"Great opener! {SCRIPT}", "turn": "2"},
+        csrf_from=f"/sessions/{session_id}",
+    )
+    assert posted.status == 303
+    home = signed_in(server, "tina").get("/").text
+    assert "Comments from your supervisor" in home
+    assert "Great opener! &lt;script&gt;" in home and SCRIPT not in home
+    assert f'href="/sessions/{session_id}#turn-2"' in home
+    assert "Great opener!" not in signed_in(server, "theo").get("/").text

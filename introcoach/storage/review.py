@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from typing import List, Optional
 
 from sqlalchemy import and_, case, false, func, select, true
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, joinedload
 
 from introcoach.storage.db import Bind, transaction, upsert
 from introcoach.storage.errors import NotFound
@@ -171,6 +171,34 @@ def list_comments(bind: Bind, session_id: int) -> List[Comment]:
                     Comment.created_at,
                     Comment.id,
                 )
+            ).scalars()
+        )
+
+
+def comments_for_trainee(bind: Bind, trainee_id: int, limit: int = 10) -> List[Comment]:
+    """The newest comments others left on a trainee's sessions (newest first).
+
+    Args:
+        bind: Engine or session.
+        trainee_id: Whose sessions.
+        limit: How many at most.
+
+    Returns:
+        Comments with their ``session`` loaded.
+
+    """
+    with transaction(bind) as session:
+        return list(
+            session.execute(
+                select(Comment)
+                .join(PracticeSession, Comment.session_id == PracticeSession.id)
+                .where(
+                    PracticeSession.trainee_id == trainee_id,
+                    Comment.author_id != trainee_id,
+                )
+                .options(joinedload(Comment.session))
+                .order_by(Comment.created_at.desc(), Comment.id.desc())
+                .limit(limit)
             ).scalars()
         )
 

@@ -28,6 +28,7 @@ from sqlalchemy.engine import Engine
 from introcoach.storage import NotFound as StorageNotFound
 from introcoach.storage import (
     add_comment,
+    comments_for_trainee,
     agreement_by_criterion,
     delete_comment,
     delete_session,
@@ -207,9 +208,13 @@ async def home(request: Request) -> HTTPResponse:
         engine, trainee_ids=[user.id], page=page, page_size=PAGE_SIZE
     )
     supervisor = _user_by_id(engine, user.supervisor_id)
+    comments = comments_for_trainee(engine, user.id)
+    authors = _users(engine, sorted({c.author_id for c in comments}))
     return render(
         request,
         "home_trainee.html",
+        comments=comments,
+        authors={i: u.display_name for i, u in authors.items()},
         sessions=rows,
         total=total,
         page=page,
