@@ -108,7 +108,7 @@ class SocketChat:
         try:
             await asyncio.wait_for(outcome, 15)
         except BaseException:
-            await client.disconnect()
+            await chat.close()
             raise
         return chat
 
@@ -149,7 +149,8 @@ class SocketChat:
         return await self.replies()
 
     async def close(self) -> None:
-        await self.client.disconnect()
+        # A polite disconnect over polling waits out the pending long poll.
+        await self.client.eio.disconnect(abort=True)
 
 
 def event_count(stack: Stack, sender_id: str) -> int:

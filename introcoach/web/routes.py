@@ -28,8 +28,8 @@ from sqlalchemy.engine import Engine
 from introcoach.storage import NotFound as StorageNotFound
 from introcoach.storage import (
     add_comment,
-    comments_for_trainee,
     agreement_by_criterion,
+    comments_for_trainee,
     delete_comment,
     delete_session,
     edit_comment,
