@@ -24,6 +24,7 @@ import argparse
 import json
 import logging
 import sys
+from datetime import timedelta
 from pathlib import Path
 from typing import (
     TYPE_CHECKING,
@@ -367,19 +368,24 @@ def _add_retention(parser: argparse.ArgumentParser) -> None:
 
 def _run_retention(args: argparse.Namespace) -> int:
     from introcoach.storage import delete_sessions_older_than, transaction
-    from introcoach.storage.transcripts import delete_events
+    from introcoach.storage.models import utcnow
+    from introcoach.storage.transcripts import delete_events, orphan_sender_ids
 
     days = args.days if args.days is not None else _retention_default()
     if days < 0:
         raise CliError("--days must not be negative")
     engine = _database()
     # Sessions and their Rasa events go together, or not at all.
+    now = utcnow()
     with transaction(engine) as session:
-        sender_ids = delete_sessions_older_than(session, days)
+        sender_ids = delete_sessions_older_than(session, days, now=now)
         events = delete_events(session, sender_ids)
+        orphans = orphan_sender_ids(session, now - timedelta(days=days))
+        events += delete_events(session, orphans)
     print(
         f"Deleted {len(sender_ids)} practice sessions older than {days:g} days "
-        f"and {events} tracker events"
+        f"and {events} tracker events ({len(orphans)} conversations had no "
+        "practice session)"
     )
     return EXIT_OK
 

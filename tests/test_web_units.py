@@ -291,13 +291,23 @@ def test_retention_deletes_old_sessions_and_their_events(
                     timezone.utc
                 ) - timedelta(days=age)
             add(engine, sender, user_event(f"{sender} text", sender))
+        # Conversations whose practice session was never recorded: the old one
+        # goes with the old sessions, the recent one stays.
+        add(engine, "orphan-old", user_event("old orphan", "o1"))
+        recent = datetime.now(timezone.utc).timestamp()
+        with engine.begin() as connection:
+            connection.execute(
+                insert(EVENTS),
+                [event_row("orphan-new", user_event("new orphan", "o2"), recent)],
+            )
         monkeypatch.setenv("INTROCOACH_RETENTION_DAYS", "365")
         assert cli.main(["retention"]) == 0
-        assert "Deleted 1 practice sessions" in capsys.readouterr().out
+        out = capsys.readouterr().out
+        assert "Deleted 1 practice sessions" in out
+        assert "(1 conversations had no practice session)" in out
         with engine.connect() as connection:
-            assert connection.execute(select(EVENTS.c.sender_id)).scalars().all() == [
-                "new"
-            ]
+            left = connection.execute(select(EVENTS.c.sender_id)).scalars().all()
+            assert sorted(left) == ["new", "orphan-new"]
             count = select(func.count()).select_from(PracticeSession)
             assert connection.execute(count).scalar_one() == 1
         assert cli.main(["retention", "--days", "5"]) == 0

@@ -30,6 +30,7 @@ from sqlalchemy import (
     Text,
     cast,
     delete,
+    func,
     inspect,
     or_,
     select,
@@ -273,6 +274,38 @@ def delete_events(bind: Bind, sender_ids: Collection[str]) -> int:
             deleted += int(result.rowcount or 0)
     logger.info("Deleted %d tracker events of %d conversations", deleted, len(ids))
     return deleted
+
+
+def orphan_sender_ids(bind: Bind, before: datetime) -> List[str]:
+    """Conversations with no practice session whose last event is before ``before``.
+
+    Rasa stores a conversation even when its practice session could not be
+    recorded (the database was away for a moment, or the conversation came in
+    over a channel that records none); retention deletes these too, once they
+    are as old as the sessions it deletes.
+
+    Args:
+        bind: Engine or session.
+        before: Only conversations quiet since before this time.
+
+    Returns:
+        Their sender ids.
+
+    """
+    from introcoach.storage.models import PracticeSession
+
+    with transaction(bind) as session:
+        if not has_events_table(session):
+            return []
+        return list(
+            session.execute(
+                select(EVENTS.c.sender_id)
+                .where(EVENTS.c.sender_id.not_in(select(PracticeSession.sender_id)))
+                .group_by(EVENTS.c.sender_id)
+                .having(func.max(EVENTS.c.timestamp) < before.timestamp())
+                .order_by(EVENTS.c.sender_id)
+            ).scalars()
+        )
 
 
 def event_row(
