@@ -1,8 +1,9 @@
 """Run every IntroCoach benchmark; ``make bench`` calls this.
 
 Writes ``bench/results/rasa.json`` (every number, plus the machine) and
-``bench/results/rasa.md`` (the table, which is also printed), then runs
-``bench/bench_scoring.py`` when it exists. Progress goes to stderr.
+``bench/results/rasa.md`` (the table, which is also printed), then runs the
+scoring benchmarks and ``bench/bench_review.py`` (the review app with 10,000
+stored sessions). Progress goes to stderr.
 
 Examples:
     .venv/bin/python bench/run_all.py --quick
@@ -35,7 +36,9 @@ SCORING_SCRIPTS = (
     BENCH_DIR / "bench_scoring_action.py",
 )
 SCORING_TIMEOUT = 1800.0
-ALL_PARTS = PARTS + ("scoring",)
+# The review app with 10,000 stored sessions (SQLite and PostgreSQL).
+REVIEW_SCRIPT = BENCH_DIR / "bench_review.py"
+ALL_PARTS = PARTS + ("scoring", "review")
 
 
 def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
@@ -193,6 +196,9 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         failed = bool(results["errors"])
     if "scoring" in args.parts:
         code = run_scoring(args.quick, args.results_dir)
+        failed = failed or (code not in (None, 0))
+    if "review" in args.parts:
+        code = run_scoring_script(REVIEW_SCRIPT, args.quick, args.results_dir)
         failed = failed or (code not in (None, 0))
     return 1 if failed else 0
 
