@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 from typing import Any, Awaitable, Callable, Dict, List, Optional
 
 from rasa.core.channels.channel import InputChannel, OutputChannel, UserMessage
@@ -48,6 +49,36 @@ logger = logging.getLogger(__name__)
 ERROR_EVENT = "introcoach_error"
 #: Longest message passed to Rasa; longer ones are refused, not cut.
 MAX_MESSAGE_CHARS = 5_000
+MAX_SENDER_CHARS = 255
+# C0 controls other than tab, newline and carriage return, and DEL. NUL cannot
+# be stored in PostgreSQL text at all; the others are never typed on purpose.
+CONTROL_CHARACTERS = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+NO_TEXT = "That message had no text."
+EMPTY = "(Coach) That message was empty. Type what you would say, then send it."
+TOO_LONG = (
+    f"(Coach) That message is too long (over {MAX_MESSAGE_CHARS:,} characters), "
+    "so it was not sent. In conversation, a few sentences at a time works best."
+)
+CONTROL = (
+    "(Coach) That message contained invisible control characters, so it was not "
+    "sent. Please type it again."
+)
+
+
+def refusal(text: Any) -> Optional[str]:
+    """Why a message is not passed to Rasa, in words for the trainee; None if it is.
+
+    Nothing refused is stored, so nothing stored is ever cut or altered.
+    """
+    if not isinstance(text, str):
+        return NO_TEXT
+    if len(text) > MAX_MESSAGE_CHARS:
+        return TOO_LONG
+    if not text.strip():
+        return EMPTY
+    if CONTROL_CHARACTERS.search(text):
+        return CONTROL
+    return None
 
 
 STORE_UNAVAILABLE = (
@@ -88,14 +119,64 @@ def reporting(
     return handle
 
 
+def _bad_request(error: str) -> HTTPResponse:
+    return response.json({"error": error}, status=400)
+
+
+def check_rest_body(raw: bytes) -> Optional[HTTPResponse]:
+    """The answer to a REST message Rasa should not see; None when it may.
+
+    Malformed JSON and missing or mistyped fields get 400 with the reason
+    (Rasa's own channel answers them with a 500 or a crash in its handler);
+    a message that is empty, too long or holds control characters gets the
+    usual ``200`` list of messages with one coach note, and is not stored.
+    """
+    try:
+        body = json.loads(raw or b"")
+    except (ValueError, UnicodeDecodeError):
+        body = None
+    if not isinstance(body, dict):
+        return _bad_request(
+            'The body must be JSON: {"sender": "...", "message": "..."}'
+        )
+    sender = body.get("sender")
+    if not isinstance(sender, str) or not sender.strip():
+        return _bad_request('"sender" must be a non-empty string.')
+    if len(sender) > MAX_SENDER_CHARS or CONTROL_CHARACTERS.search(sender):
+        return _bad_request(
+            f'"sender" must be at most {MAX_SENDER_CHARS} printable characters.'
+        )
+    if not isinstance(body.get("message"), str):
+        return _bad_request('"message" must be a string.')
+    if not isinstance(body.get("metadata", {}), (dict, type(None))):
+        return _bad_request('"metadata", when given, must be an object.')
+    reason = refusal(body["message"])
+    if reason is not None:
+        return response.json([{"recipient_id": sender, "text": reason}])
+    return None
+
+
 class ReportingRestInput(RestInput):
-    """Rasa's REST channel (same name and URL), answering failures with a note."""
+    """Rasa's REST channel (same name and URL), checking input and reporting failures.
+
+    Bad requests get a clear answer before Rasa sees them
+    (:func:`check_rest_body`), and a message whose handling fails gets a coach
+    note instead of an empty reply (:func:`reporting`).
+    """
 
     def blueprint(
         self, on_new_message: Callable[[UserMessage], Awaitable[Any]]
     ) -> Blueprint:
-        """Rasa's REST blueprint around :func:`reporting`."""
-        return super().blueprint(reporting(on_new_message))
+        """Rasa's REST blueprint around :func:`reporting`, with the body check."""
+        webhook = super().blueprint(reporting(on_new_message))
+
+        @webhook.middleware("request")
+        async def check_body(request: Request) -> Optional[HTTPResponse]:
+            if request.method != "POST" or not request.path.endswith("/webhook"):
+                return None
+            return check_rest_body(request.body)
+
+        return webhook
 
 
 def _buttons(message: Dict[str, Any]) -> List[Dict[str, Any]]:
@@ -252,16 +333,9 @@ class TraineeSocketIOInput(SocketIOInput):
                 )
                 return
             text = data.get("message")
-            if not isinstance(text, str):
-                await self._refuse(sio, sid, "That message had no text.")
-                return
-            if len(text) > MAX_MESSAGE_CHARS:
-                await self._refuse(
-                    sio,
-                    sid,
-                    f"That message is too long (over {MAX_MESSAGE_CHARS:,} "
-                    "characters). Try saying it in fewer words.",
-                )
+            reason = refusal(text)
+            if reason is not None:
+                await self._refuse(sio, sid, reason)
                 return
             metadata = data.get(self.metadata_key) or {}
             if isinstance(metadata, str):

@@ -133,6 +133,16 @@ def test_trainee_practises_and_supervisor_reviews(
     assert page.locator(".ic-msg-trainee", has_text="I'm Tina").count() == 1
     page.screenshot(path=str(ARTIFACTS / "practice-chat-desktop.png"))
 
+    # High contrast (forced colours): bubbles keep a visible border.
+    page.emulate_media(forced_colors="active")
+    border = page.locator(".ic-msg-persona .ic-bubble").first.evaluate(
+        "el => { const s = getComputedStyle(el);"
+        " return s.borderTopStyle + ' ' + s.borderTopWidth; }"
+    )
+    assert border.startswith("solid") and not border.endswith(" 0px"), border
+    page.screenshot(path=str(ARTIFACTS / "practice-chat-forced-colors.png"))
+    page.emulate_media(forced_colors="none")
+
     # A reload keeps the conversation.
     shown = page.locator(".ic-msg").count()
     page.reload()

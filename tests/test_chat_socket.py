@@ -16,6 +16,7 @@ import pytest
 import socketio
 from sqlalchemy import func, select
 
+from introcoach.channels import CONTROL, EMPTY, NO_TEXT, TOO_LONG
 from introcoach.chat_auth import issue_chat_token
 from introcoach.stack import Stack
 from introcoach.storage import create_user, list_scores, make_engine, start_session
@@ -285,12 +286,15 @@ async def test_malformed_socket_messages_get_a_clear_error(stack: Stack) -> None
         await chat.client.emit("user_uttered", "just a string")
         await chat.client.emit("user_uttered", {"session_id": practice.sender_id})
         await chat.send("x" * 6_000)
+        await chat.send("   ")
+        await chat.send("hello\x00there")
         await asyncio.sleep(2)
         assert chat.errors == [
             "That message could not be read.",
-            "That message had no text.",
-            "That message is too long (over 5,000 characters). "
-            "Try saying it in fewer words.",
+            NO_TEXT,
+            TOO_LONG,
+            EMPTY,
+            CONTROL,
         ]
         assert event_count(stack, practice.sender_id) == 0
     finally:

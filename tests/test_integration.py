@@ -295,3 +295,101 @@ def test_rest_conversation_appears_in_the_review_app(stack: Stack, tmp_path) -> 
         assert "I love hiking" in page.text
         assert "&lt;b&gt;bold&lt;/b&gt;" in page.text and "<b>bold</b>" not in page.text
         assert "<mark" in page.text  # evidence highlighted
+
+
+# -- bad input over REST -------------------------------------------------------------
+
+
+def webhook(stack: Stack) -> str:
+    return f"{stack.settings.rasa_url}/webhooks/rest/webhook"
+
+
+def post_raw(stack: Stack, raw: bytes) -> Tuple[int, Any]:
+    request = urllib.request.Request(
+        webhook(stack), data=raw, headers={"Content-Type": "application/json"}
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=60) as response:
+            return response.status, json.loads(response.read().decode())
+    except urllib.error.HTTPError as error:
+        return error.code, json.loads(error.read().decode())
+
+
+def stored_user_texts(stack: Stack, sender: str) -> List[str]:
+    from introcoach.storage import make_engine
+    from introcoach.storage.transcripts import read_transcript
+
+    engine = make_engine(stack.extra_env["INTROCOACH_DATABASE_URL"])
+    try:
+        return [
+            t.text for t in read_transcript(engine, sender) if t.speaker == "trainee"
+        ]
+    finally:
+        engine.dispose()
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [b"{not json", b'["list"]', b'{"message": "hi"}', b'{"sender": "x"}', b""],
+)
+def test_malformed_rest_requests_get_a_clear_400(stack: Stack, raw: bytes) -> None:
+    status, body = post_raw(stack, raw)
+    assert status == 400 and body["error"]
+
+
+def test_odd_messages_are_answered_and_stored_exactly(stack: Stack) -> None:
+    from introcoach.channels import CONTROL, EMPTY, TOO_LONG
+
+    chat = Chat(stack, "priya")
+    chat.say("hello")
+    kept = [
+        "Hi 👋🏽 I'm Zoë",
+        "مرحبا، أنا سام",
+        "<script>alert('hi')</script>",
+        "Robert'); DROP TABLE events;--",
+    ]
+    for text in kept:
+        chat.say(text)
+    for text, note in (("   ", EMPTY), ("x" * 100_000, TOO_LONG), ("a\x00b", CONTROL)):
+        assert texts(chat.say(text)) == [note]
+    assert stored_user_texts(stack, chat.sender) == ["hello", *kept]
+
+
+def test_unknown_persona_is_explained(stack: Stack) -> None:
+    replies = Chat(stack, "nobody-at-all").say("hi")
+    assert "There is no persona called 'nobody-at-all'" in joined(replies)
+
+
+def test_fuzzed_messages_always_get_a_reply_and_are_stored(stack: Stack) -> None:
+    """Arbitrary text: a non-empty reply every time, and what is taken is stored.
+
+    Rasa trims surrounding whitespace from every message before storing it.
+    """
+    from hypothesis import HealthCheck, given, settings
+    from hypothesis import strategies as st
+
+    from introcoach.channels import HANDLING_FAILED, STORE_UNAVAILABLE, refusal
+
+    chat = Chat(stack, "dana")
+    chat.say("hello")
+    accepted = ["hello"]
+
+    @settings(
+        max_examples=40,
+        deadline=None,
+        derandomize=True,
+        suppress_health_check=[HealthCheck.too_slow],
+    )
+    @given(st.text(max_size=400))
+    def one_message(text: str) -> None:
+        status, replies = post_raw(
+            stack, json.dumps({"sender": chat.sender, "message": text}).encode()
+        )
+        assert status == 200 and replies, repr(text)
+        said = [r.get("text") for r in replies if r.get("text")]
+        assert said and not {HANDLING_FAILED, STORE_UNAVAILABLE} & set(said)
+        if refusal(text) is None:
+            accepted.append(text.strip())
+
+    one_message()
+    assert stored_user_texts(stack, chat.sender) == accepted

@@ -136,3 +136,78 @@ def test_rasa_server_installs_the_strict_store() -> None:
     finally:
         Agent._create_tracker_store = originals[0]
         RemoteAction._validate_action_result = originals[1]
+
+
+# -- what the REST channel refuses before Rasa sees it ---------------------------
+
+
+@pytest.mark.parametrize(
+    "raw, error",
+    [
+        (b"", "The body must be JSON"),
+        (b"{not json", "The body must be JSON"),
+        (b"\xff\xfe", "The body must be JSON"),
+        (b'["a list"]', "The body must be JSON"),
+        (b'{"message": "hi"}', '"sender" must be a non-empty string'),
+        (b'{"sender": "  ", "message": "hi"}', '"sender" must be a non-empty string'),
+        (b'{"sender": 7, "message": "hi"}', '"sender" must be a non-empty string'),
+        (b'{"sender": "' + b"s" * 300 + b'", "message": "hi"}', "at most 255"),
+        (b'{"sender": "a\\u0000b", "message": "hi"}', "printable"),
+        (b'{"sender": "me"}', '"message" must be a string'),
+        (b'{"sender": "me", "message": null}', '"message" must be a string'),
+        (b'{"sender": "me", "message": "hi", "metadata": "x"}', '"metadata"'),
+    ],
+)
+def test_malformed_rest_requests_get_400_with_the_reason(
+    raw: bytes, error: str
+) -> None:
+    import json
+
+    from introcoach.channels import check_rest_body
+
+    answer = check_rest_body(raw)
+    assert answer is not None and answer.status == 400
+    assert error in json.loads(answer.body)["error"]
+
+
+@pytest.mark.parametrize(
+    "message, note",
+    [
+        ("", "EMPTY"),
+        (" \n\t ", "EMPTY"),
+        ("x" * 100_000, "TOO_LONG"),
+        ("hi\x00there", "CONTROL"),
+        ("bell\x07", "CONTROL"),
+    ],
+)
+def test_unusable_messages_get_a_coach_note(message: str, note: str) -> None:
+    import json
+
+    from introcoach import channels
+
+    raw = json.dumps({"sender": "me", "message": message}).encode()
+    answer = channels.check_rest_body(raw)
+    assert answer is not None and answer.status == 200
+    assert json.loads(answer.body) == [
+        {"recipient_id": "me", "text": getattr(channels, note)}
+    ]
+
+
+@pytest.mark.parametrize(
+    "message",
+    [
+        "Hi, I'm Sam 👋🏽",
+        "مرحبا، أنا سام",  # right-to-left
+        "Zoë and Zoë (combining mark)",
+        "<script>alert(1)</script>",
+        "'; DROP TABLE events; --",
+        "tab\tand\nnewline",
+    ],
+)
+def test_ordinary_odd_messages_pass_through(message: str) -> None:
+    import json
+
+    from introcoach.channels import check_rest_body
+
+    raw = json.dumps({"sender": "me", "message": message}).encode()
+    assert check_rest_body(raw) is None
