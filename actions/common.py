@@ -31,6 +31,37 @@ def current_persona(tracker: Tracker) -> Persona:
     return persona or pick_persona(seed=tracker.sender_id)
 
 
+def is_persona_name(value: str, persona: Persona) -> bool:
+    """Whether ``value`` is the persona's own name (or part of it)."""
+    words = persona.name.casefold().split()
+    return value.strip().casefold() in {persona.name.casefold(), *words}
+
+
+def trainee_name(tracker: Tracker, persona: Persona) -> Optional[str]:
+    """The trainee's name: the latest one they gave that is not the persona's.
+
+    "Hi Priya! I'm Tina" holds two names, and Rasa fills ``user_name`` from the
+    first; a persona greeted by name must not start calling the trainee by it.
+    Falls back to the ``user_name`` slot, or the last name it held that was not
+    the persona's.
+    """
+    for value in tracker.get_latest_entity_values("name"):
+        text = str(value).strip()
+        if text and not is_persona_name(text, persona):
+            return text
+    current = tracker.get_slot("user_name")
+    if isinstance(current, str) and current.strip():
+        if not is_persona_name(current, persona):
+            return current.strip()
+    for event in reversed(tracker.events):
+        if event.get("event") == "slot" and event.get("name") == "user_name":
+            value = event.get("value")
+            if isinstance(value, str) and value.strip():
+                if not is_persona_name(value, persona):
+                    return value.strip()
+    return None
+
+
 def voice_for(tracker: Tracker, persona: Optional[Persona] = None) -> PersonaVoice:
     """The persona's voice, with its memory of this conversation."""
     persona = persona or current_persona(tracker)
@@ -38,7 +69,7 @@ def voice_for(tracker: Tracker, persona: Optional[Persona] = None) -> PersonaVoi
         persona,
         memory=tracker.get_slot("persona_memory"),
         seed=tracker.sender_id,
-        user_name=tracker.get_slot("user_name"),
+        user_name=trainee_name(tracker, persona),
     )
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any, Dict, List
 
 from rasa_sdk import Tracker
-from rasa_sdk.events import EventType
+from rasa_sdk.events import EventType, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
 from actions.common import (
@@ -15,6 +15,7 @@ from actions.common import (
     latest_entity,
     latest_intent,
     speak,
+    trainee_name,
     voice_for,
 )
 
@@ -83,15 +84,20 @@ class ActionRespondIntroduction(PersonaAction):
         domain: Dict[str, Any],
     ) -> List[EventType]:
         persona = current_persona(tracker)
-        name = latest_entity(tracker, "name")
+        name = trainee_name(tracker, persona)
+        given_now = [str(v).strip() for v in tracker.get_latest_entity_values("name")]
         reply = voice_for(tracker, persona).react_to_introduction(
-            name=name,
+            name=name if name in given_now else None,
             role=latest_entity(tracker, "role"),
             organization=latest_entity(tracker, "organization"),
             interest=latest_entity(tracker, "interest"),
             mentions=interest_mentions(tracker, persona),
         )
-        return speak(dispatcher, persona, reply)
+        events = speak(dispatcher, persona, reply)
+        if tracker.get_slot("user_name") != name:
+            # Rasa filled the slot with the persona's own name ("Hi Priya!").
+            events.append(SlotSet("user_name", name))
+        return events
 
 
 class ActionRespondInterest(PersonaAction):

@@ -259,6 +259,7 @@ async def test_introduction_uses_name_and_asks_about_role(
             {"entity": "role", "value": "peer specialist"},
             {"entity": "organization", "value": "Hope Center"},
         ],
+        slots={"user_name": "Sam"},  # Rasa fills it from the entity
     )
     only_memory(await ActionRespondIntroduction().run(dispatcher, tracker, domain))
     (text,) = texts(dispatcher)
@@ -266,6 +267,45 @@ async def test_introduction_uses_name_and_asks_about_role(
     assert (
         "A peer specialist at Hope Center, how long have you been doing that?" in text
     )
+
+
+async def test_persona_greeted_by_name_does_not_take_it_for_the_trainees(
+    make_tracker, dispatcher, domain
+):
+    # "Hi Priya! I'm Tina": Rasa fills user_name from the first name found.
+    tracker = make_tracker(
+        "Hi Priya! I'm Tina, a peer support specialist.",
+        intent="introduce_self",
+        entities=[
+            {"entity": "name", "value": "Priya"},
+            {"entity": "name", "value": "Tina"},
+            {"entity": "role", "value": "peer support specialist"},
+        ],
+        slots={"persona_id": "priya", "user_name": "Priya"},
+    )
+    events = await ActionRespondIntroduction().run(dispatcher, tracker, domain)
+    (text,) = texts(dispatcher)
+    assert "Tina" in text and "Priya!" not in text and "Hi, Priya" not in text
+    assert events[-1] == SlotSet("user_name", "Tina")
+
+
+async def test_persona_name_in_the_slot_is_never_used_for_the_trainee(
+    make_tracker, dispatcher, domain
+):
+    slot_events = [
+        {"event": "slot", "name": "user_name", "value": "Tina"},
+        {"event": "slot", "name": "user_name", "value": "Priya"},
+    ]
+    tracker = make_tracker(
+        "Thanks Priya!",
+        intent="greet",
+        entities=[{"entity": "name", "value": "Priya"}],
+        slots={"persona_id": "priya", "user_name": "Priya"},
+        events=slot_events,
+    )
+    from actions.common import trainee_name
+
+    assert trainee_name(tracker, get_persona("priya")) == "Tina"
 
 
 async def test_introduction_without_details_asks_what_they_do(
