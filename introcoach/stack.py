@@ -271,8 +271,9 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         nonlocal stop_requested
         stop_requested = True
 
-    signal.signal(signal.SIGINT, request_stop)
-    signal.signal(signal.SIGTERM, request_stop)
+    # Ctrl-C, kill, or the terminal closing: stop everything either way.
+    for signum in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+        signal.signal(signum, request_stop)
     print(
         f"Starting the web app (:{settings.web_port}), the action server "
         f"(:{settings.action_port}) and the Rasa server (:{settings.rasa_port})...",
@@ -299,7 +300,10 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
                     )
             return 1
     finally:
-        print("Stopping IntroCoach...", flush=True)
+        try:
+            print("Stopping IntroCoach...", flush=True)
+        except OSError:  # stdout went away (a closed pipe or terminal)
+            pass
         stack.stop()
     return 0
 
