@@ -91,17 +91,50 @@ HANDLING_FAILED = (
 )
 
 
+NO_REPLY = (
+    "(Your conversation partner seems distracted for a moment and didn't catch "
+    "that. Try saying it again.)"
+)
+#: Messages that rightly get no answer (see ActionSessionStart).
+SILENT_MESSAGES = ("/session_start",)
+
+
 def reporting(
     on_new_message: Callable[[UserMessage], Awaitable[Any]]
 ) -> Callable[[UserMessage], Awaitable[None]]:
-    """Wrap Rasa's message handler so a failure gets a clear reply, not silence."""
+    """Wrap Rasa's message handler so a failure gets a clear reply, not silence.
+
+    Three cases: the tracker store did not answer; handling raised; or Rasa
+    handled the message but sent nothing back, which is what happens when the
+    action server is down, too slow or failing (Rasa logs the error and carries
+    on with no reply).
+    """
 
     async def handle(message: UserMessage) -> None:
+        output = message.output_channel
+        sent = 0
+        if output is not None:
+            send = output.send_response
+
+            async def counted(recipient_id: str, reply: Dict[str, Any]) -> None:
+                nonlocal sent
+                sent += 1
+                await send(recipient_id, reply)
+
+            output.send_response = counted  # type: ignore[method-assign]
         try:
             await on_new_message(message)
-            return
+            if sent or (message.text or "").startswith(SILENT_MESSAGES):
+                return
+            logger.warning(
+                "Message %s of conversation %s got no reply (is the action "
+                "server up?)",
+                message.message_id,
+                message.sender_id,
+            )
+            note, speaker = NO_REPLY, "narrator"
         except ConversationStoreUnavailable:
-            note = STORE_UNAVAILABLE  # already logged by the tracker store
+            note, speaker = STORE_UNAVAILABLE, "coach"  # logged by the store
         except Exception as error:  # noqa: BLE001 - reported to the trainee
             logger.error(
                 "Message %s of conversation %s failed (%s)",
@@ -110,10 +143,10 @@ def reporting(
                 error.__class__.__name__,
                 exc_info=error,
             )
-            note = HANDLING_FAILED
-        if message.output_channel is not None:
-            await message.output_channel.send_response(
-                message.sender_id, {"text": note, "speaker": "coach"}
+            note, speaker = HANDLING_FAILED, "coach"
+        if output is not None:
+            await output.send_response(
+                message.sender_id, {"text": note, "speaker": speaker}
             )
 
     return handle

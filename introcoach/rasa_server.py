@@ -9,6 +9,9 @@
    custom action on this project's machine, the largest part of a round trip.
    This validates with the same rules and the same error message.
 
+3. Rasa waits at most ``INTROCOACH_ACTION_TIMEOUT`` seconds (default 15, not
+   300) for the action server.
+
 ``introcoach.stack`` starts the Rasa server through
 ``python -m introcoach.rasa_server run ...``.
 """
@@ -16,8 +19,9 @@
 from __future__ import annotations
 
 import functools
+import os
 import sys
-from typing import Any, Dict
+from typing import Any, Dict, Mapping, Optional
 
 
 @functools.lru_cache(maxsize=1)
@@ -49,12 +53,33 @@ def _validate_action_result(self: Any, result: Dict[str, Any]) -> bool:
         raise error
 
 
+DEFAULT_ACTION_TIMEOUT = 15.0
+
+
+def action_timeout(env: Optional[Mapping[str, str]] = None) -> float:
+    """Seconds Rasa waits for the action server (``INTROCOACH_ACTION_TIMEOUT``)."""
+    raw = (os.environ if env is None else env).get("INTROCOACH_ACTION_TIMEOUT", "")
+    try:
+        value = float(raw) if raw.strip() else DEFAULT_ACTION_TIMEOUT
+    except ValueError:
+        value = DEFAULT_ACTION_TIMEOUT
+    return value if value > 0 else DEFAULT_ACTION_TIMEOUT
+
+
 def install() -> None:
-    """Use the compiled validator and the strict tracker store in this process."""
+    """Use the compiled validator, the strict tracker store and the action timeout.
+
+    Rasa waits up to 300 s for the action server; a trainee should not. After
+    ``action_timeout()`` seconds the action fails, and the channel answers the
+    trainee with a note (``introcoach.channels.reporting``).
+    """
+    import rasa.core.actions.action as rasa_action
     from rasa.core.actions.action import RemoteAction
     from rasa.core.agent import Agent
 
     from introcoach.tracker_store import strict
+
+    rasa_action.DEFAULT_REQUEST_TIMEOUT = action_timeout()  # type: ignore[attr-defined]
 
     RemoteAction._validate_action_result = _validate_action_result  # type: ignore[method-assign]
     Agent._create_tracker_store = staticmethod(strict)  # type: ignore[method-assign,assignment]

@@ -88,12 +88,11 @@ class Stack:
         )
         log.close()
 
-    def start(self) -> None:
-        """Start both servers (returns at once; see :meth:`wait_ready`)."""
+    def commands(self) -> Dict[str, List[str]]:
+        """The command line of each server this stack runs."""
         s = self.settings
-        self._spawn(
-            "actions",
-            [
+        commands = {
+            "actions": [
                 sys.executable,
                 "-m",
                 "introcoach.action_server",
@@ -102,10 +101,7 @@ class Stack:
                 "--port",
                 str(s.action_port),
             ],
-        )
-        self._spawn(
-            "rasa",
-            [
+            "rasa": [
                 sys.executable,
                 "-m",
                 "introcoach.rasa_server",
@@ -126,21 +122,32 @@ class Stack:
                 "--credentials",
                 str(PROJECT_ROOT / "credentials.yml"),
             ],
-        )
+        }
         if self.with_web:
-            self._spawn(
+            commands["web"] = [
+                sys.executable,
+                "-m",
+                "introcoach",
                 "web",
-                [
-                    sys.executable,
-                    "-m",
-                    "introcoach",
-                    "web",
-                    "--host",
-                    s.host,
-                    "--port",
-                    str(s.web_port),
-                ],
-            )
+                "--host",
+                s.host,
+                "--port",
+                str(s.web_port),
+            ]
+        return commands
+
+    def start(self) -> None:
+        """Start every server (returns at once; see :meth:`wait_ready`)."""
+        for name, command in self.commands().items():
+            self._spawn(name, command)
+
+    def start_server(self, name: str) -> None:
+        """Start one server again (after :meth:`stop_server`), e.g. in fault tests."""
+        self._spawn(name, self.commands()[name])
+
+    def stop_server(self, name: str, timeout: float = 15.0) -> None:
+        """Stop one server (TERM, then KILL), leaving the others running."""
+        _terminate([self.processes[name]], timeout)
 
     def wait_ready(self, timeout: float = 180.0) -> float:
         """Wait until every server answers; returns the seconds it took.
@@ -196,22 +203,27 @@ class Stack:
 
     def stop(self, timeout: float = 15.0) -> None:
         """Stop every process this stack started (TERM, then KILL)."""
-        for process in self.processes.values():
-            if process.poll() is None:
-                try:
-                    os.killpg(process.pid, signal.SIGTERM)
-                except ProcessLookupError:
-                    pass
-        deadline = time.monotonic() + timeout
-        for process in self.processes.values():
+        _terminate(list(self.processes.values()), timeout)
+
+
+def _terminate(processes: List[subprocess.Popen], timeout: float) -> None:
+    """TERM each process group, then KILL what is left after ``timeout``."""
+    for process in processes:
+        if process.poll() is None:
             try:
-                process.wait(max(0.1, deadline - time.monotonic()))
-            except subprocess.TimeoutExpired:
-                try:
-                    os.killpg(process.pid, signal.SIGKILL)
-                except ProcessLookupError:
-                    pass
-                process.wait(5)
+                os.killpg(process.pid, signal.SIGTERM)
+            except ProcessLookupError:
+                pass
+    deadline = time.monotonic() + timeout
+    for process in processes:
+        try:
+            process.wait(max(0.1, deadline - time.monotonic()))
+        except subprocess.TimeoutExpired:
+            try:
+                os.killpg(process.pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+            process.wait(5)
 
 
 def ephemeral_settings() -> Settings:

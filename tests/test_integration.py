@@ -393,3 +393,26 @@ def test_fuzzed_messages_always_get_a_reply_and_are_stored(stack: Stack) -> None
 
     one_message()
     assert stored_user_texts(stack, chat.sender) == accepted
+
+
+def test_action_server_down_gets_a_note_and_the_conversation_goes_on(
+    stack: Stack,
+) -> None:
+    """With the action server stopped, a short note comes at once, not silence."""
+    import time
+
+    from introcoach.channels import NO_REPLY
+
+    chat = Chat(stack, "rosa")
+    chat.say("hello")
+    stack.stop_server("actions")
+    try:
+        started = time.monotonic()
+        assert texts(chat.say("What do you do?")) == [NO_REPLY]
+        assert time.monotonic() - started < 30
+    finally:
+        stack.start_server("actions")
+        stack.wait_ready(timeout=120)
+    again = texts(chat.say("What do you do for fun?"))
+    assert again and NO_REPLY not in again
+    assert "What do you do for fun?" in stored_user_texts(stack, chat.sender)

@@ -100,7 +100,7 @@ async def test_channels_answer_failures_with_a_note(error, note, caplog) -> None
 
 async def test_replies_already_sent_are_kept_before_the_note() -> None:
     async def replies_then_fails_to_save(message: UserMessage) -> None:
-        await message.output_channel.send_text_message(message.sender_id, "Hi!")
+        await message.output_channel.send_response(message.sender_id, {"text": "Hi!"})
         raise ConversationStoreUnavailable("could not save")
 
     output = CollectingOutputChannel()
@@ -113,10 +113,15 @@ async def test_success_passes_through() -> None:
 
     async def fine(message: UserMessage) -> None:
         seen.append(message.text)
+        # Rasa sends every bot message through send_response.
+        await message.output_channel.send_response(
+            message.sender_id, {"text": "Hello!"}
+        )
 
     output = CollectingOutputChannel()
     await reporting(fine)(_message(output))
-    assert seen == [SECRET_TEXT] and output.messages == []
+    assert seen == [SECRET_TEXT]
+    assert [m["text"] for m in output.messages] == ["Hello!"]
 
 
 def test_rasa_server_installs_the_strict_store() -> None:
@@ -211,3 +216,29 @@ def test_ordinary_odd_messages_pass_through(message: str) -> None:
 
     raw = json.dumps({"sender": "me", "message": message}).encode()
     assert check_rest_body(raw) is None
+
+
+async def test_a_message_that_gets_no_reply_gets_a_note(caplog) -> None:
+    from introcoach.channels import NO_REPLY
+
+    async def silent(message: UserMessage) -> None:
+        return None  # what Rasa does when the action server is down
+
+    output = CollectingOutputChannel()
+    with caplog.at_level(logging.WARNING):
+        await reporting(silent)(_message(output))
+    assert [m["text"] for m in output.messages] == [NO_REPLY]
+    assert "got no reply" in caplog.text and SECRET_TEXT not in caplog.text
+
+    quiet = CollectingOutputChannel()
+    await reporting(silent)(UserMessage("/session_start", quiet, "web-1"))
+    assert quiet.messages == []  # opening an open conversation says nothing
+
+
+@pytest.mark.parametrize(
+    "value, expected", [("", 15.0), ("4.5", 4.5), ("soon", 15.0), ("-1", 15.0)]
+)
+def test_action_timeout_setting(value: str, expected: float) -> None:
+    from introcoach.rasa_server import action_timeout
+
+    assert action_timeout({"INTROCOACH_ACTION_TIMEOUT": value}) == expected
