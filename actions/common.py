@@ -45,20 +45,16 @@ def trainee_name(tracker: Tracker, persona: Persona) -> Optional[str]:
     Falls back to the ``user_name`` slot, or the last name it held that was not
     the persona's.
     """
-    for value in tracker.get_latest_entity_values("name"):
-        text = str(value).strip()
-        if text and not is_persona_name(text, persona):
-            return text
-    current = tracker.get_slot("user_name")
-    if isinstance(current, str) and current.strip():
-        if not is_persona_name(current, persona):
-            return current.strip()
-    for event in reversed(tracker.events):
-        if event.get("event") == "slot" and event.get("name") == "user_name":
-            value = event.get("value")
-            if isinstance(value, str) and value.strip():
-                if not is_persona_name(value, persona):
-                    return value.strip()
+    given = [str(value) for value in tracker.get_latest_entity_values("name")]
+    held = [tracker.get_slot("user_name")] + [
+        event.get("value")
+        for event in reversed(tracker.events)
+        if event.get("event") == "slot" and event.get("name") == "user_name"
+    ]
+    for value in given + held:
+        if isinstance(value, str) and value.strip():
+            if not is_persona_name(value, persona):
+                return value.strip()
     return None
 
 
@@ -154,13 +150,7 @@ def open_conversation(
             tracker,
             {
                 "type": "introcoach.persona",
-                "persona": {
-                    "id": persona.id,
-                    "name": persona.name,
-                    "initials": persona.initials,
-                    "role": persona.role,
-                    "organization": persona.organization,
-                },
+                "persona": persona.card(),
             },
         ),
     )

@@ -211,14 +211,10 @@ def seed(url: str, sessions: int) -> Tuple[int, int]:
     return trainees[3], long_session.id
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 @contextmanager
 def web_app(url: str, workdir: Path) -> Iterator[int]:
+    from introcoach.stack import free_port
+
     port = free_port()
     env = dict(
         os.environ,

@@ -66,7 +66,6 @@ class Settings:
             "INTROCOACH_ACTION_TOKEN": self.action_token,
             "INTROCOACH_ACTION_URL": self.action_url,
             "INTROCOACH_JWT_KEY": self.jwt_key,
-            "INTROCOACH_WEB_ORIGINS": ",".join(self.web_origins),
             # rasa-sdk reads SANIC_HOST; keep it on loopback unless told otherwise.
             "SANIC_HOST": self.host,
         }

@@ -61,6 +61,16 @@ class Persona:
         parts = [p for p in self.name.split() if p[:1].isalpha()]
         return "".join(p[0].upper() for p in parts[:2]) or self.name[:1].upper()
 
+    def card(self) -> Dict[str, str]:
+        """Who the persona is, as the chat widget's header and payloads show it."""
+        return {
+            "id": self.id,
+            "name": self.name,
+            "initials": self.initials,
+            "role": self.role,
+            "organization": self.organization,
+        }
+
     @property
     def all_interests(self) -> Tuple[str, ...]:
         """Open interests first, then the ones revealed only when asked."""

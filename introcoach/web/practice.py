@@ -14,7 +14,7 @@ from __future__ import annotations
 import logging
 import secrets
 from datetime import datetime, timezone
-from typing import Any, Dict, List, Optional
+from typing import Any, Dict, List, Optional, Sequence
 
 from sanic.exceptions import NotFound
 from sanic.request import Request
@@ -35,24 +35,17 @@ from introcoach.storage.models import MODES, PracticeSession, User
 from introcoach.storage.practice import start_session
 from introcoach.storage.transcripts import Turn, read_transcript
 from introcoach.web.app import error_page, render
+from introcoach.web.routes import MODE_LABELS
 
 logger = logging.getLogger(__name__)
 
 SURPRISE = "surprise"
-MODE_CHOICES = (
-    (
-        "small_talk",
-        "Small talk",
-        "Introduce yourself and keep a casual conversation going. Find something "
-        "you have in common.",
-    ),
-    (
-        "pitch",
-        "Elevator pitch",
-        "Say who you are, what you do and why it matters in 20 to 60 seconds, then "
-        "get feedback and try again.",
-    ),
-)
+MODE_BLURBS = {
+    "small_talk": "Introduce yourself and keep a casual conversation going. Find "
+    "something you have in common.",
+    "pitch": "Say who you are, what you do and why it matters in 20 to 60 "
+    "seconds, then get feedback and try again.",
+}
 #: The first message the widget sends, per mode; see ActionSessionStart.
 START_MESSAGES = {"small_talk": "/session_start", "pitch": "/practice_pitch"}
 #: What the widget shows for payloads it sends from its own buttons.
@@ -94,21 +87,13 @@ def _persona_or_none(persona_id: Optional[str]) -> Optional[Persona]:
         return None
 
 
-def persona_card(persona: Persona) -> Dict[str, str]:
-    """What the widget's header shows about a persona."""
-    return {
-        "id": persona.id,
-        "name": persona.name,
-        "initials": persona.initials,
-        "role": persona.role,
-        "organization": persona.organization,
-    }
-
-
-async def picker(request: Request) -> HTTPResponse:
-    """Persona cards, the mode, and what counts, before the chat starts."""
-    if _trainee(request) is None:
-        return _not_for_supervisors(request)
+def _picker_page(
+    request: Request,
+    chosen: Dict[str, str],
+    errors: Sequence[str] = (),
+    status: int = 200,
+) -> HTTPResponse:
+    """The scenario picker, with the trainee's choice and any errors."""
     try:
         personas = all_personas()
     except PersonaError:
@@ -119,12 +104,20 @@ async def picker(request: Request) -> HTTPResponse:
     return render(
         request,
         "practice.html",
+        status=status,
         personas=personas,
-        modes=MODE_CHOICES,
+        modes=[(mode, MODE_LABELS[mode], MODE_BLURBS[mode]) for mode in MODES],
         rubric=rubric_plain_words(),
-        errors=[],
-        chosen={"persona": SURPRISE, "mode": "small_talk"},
+        errors=list(errors),
+        chosen=chosen,
     )
+
+
+async def picker(request: Request) -> HTTPResponse:
+    """Persona cards, the mode, and what counts, before the chat starts."""
+    if _trainee(request) is None:
+        return _not_for_supervisors(request)
+    return _picker_page(request, {"persona": SURPRISE, "mode": "small_talk"})
 
 
 async def start(request: Request) -> HTTPResponse:
@@ -141,16 +134,8 @@ async def start(request: Request) -> HTTPResponse:
     if persona_id != SURPRISE and persona is None:
         errors.append("That persona is not available any more. Pick another one.")
     if errors:
-        return render(
-            request,
-            "practice.html",
-            status=400,
-            personas=all_personas(),
-            modes=MODE_CHOICES,
-            rubric=rubric_plain_words(),
-            errors=errors,
-            chosen={"persona": persona_id, "mode": mode or "small_talk"},
-        )
+        chosen = {"persona": persona_id, "mode": mode or "small_talk"}
+        return _picker_page(request, chosen, errors, status=400)
     persona = persona or pick_persona()
     sender_id = f"web-{secrets.token_hex(12)}"
     practice = start_session(
@@ -173,7 +158,7 @@ async def chat_page(request: Request, session_id: int) -> HTTPResponse:
         "practice_chat.html",
         practice=practice,
         persona=persona,
-        mode_label=dict((m, label) for m, label, _ in MODE_CHOICES)[practice.mode],
+        mode_label=MODE_LABELS[practice.mode],
         rubric=rubric_plain_words(),
     )
 
@@ -193,7 +178,7 @@ async def token(request: Request, session_id: int) -> HTTPResponse:
             "socket_path": "/socket.io",
             "expires_in": LIFETIME_SECONDS,
             "mode": practice.mode,
-            "persona": persona_card(persona) if persona else None,
+            "persona": persona.card() if persona else None,
             "start": {
                 "message": START_MESSAGES[practice.mode],
                 "metadata": {"persona_id": practice.persona_id, "mode": practice.mode},
