@@ -3,8 +3,9 @@
 rasa-sdk 3.6 has no authentication of its own, and its default error handler
 echoes the request body back. This wraps :func:`rasa_sdk.endpoint.create_app`:
 every call except ``/health`` must carry ``X-IntroCoach-Action-Token`` (the
-Rasa server sends it, configured in ``endpoints.yml``), and errors answer with a
-short message that holds no conversation text.
+Rasa server sends it, configured in ``endpoints.yml``), a call that arrives
+after Rasa stopped waiting for it is not run (:mod:`introcoach.deadline`), and
+errors answer with a short message that holds no conversation text.
 
 Run with ``python -m introcoach.action_server``.
 """
@@ -19,6 +20,7 @@ from typing import Any, Optional, Sequence
 from sanic import Sanic, response
 from sanic.request import Request
 
+from introcoach import deadline
 from introcoach.settings import load_settings
 
 logger = logging.getLogger(__name__)
@@ -55,6 +57,18 @@ def create_app(token: str, action_package: str = "actions") -> Sanic:
             )
             return response.json(
                 {"error": "missing or invalid action server token"}, 401
+            )
+        # Rasa says when it stops waiting; a call that arrives later (the
+        # server was paused or overloaded) is not run: Rasa has already told
+        # the trainee, and a score stored now would be one they never saw.
+        deadline.set_current(deadline.parse(request.headers.get(deadline.HEADER)))
+        if deadline.passed():
+            logger.warning(
+                "skipped a call Rasa had stopped waiting for (%s)", request.path
+            )
+            return response.json(
+                {"error": "the Rasa server stopped waiting for this call; not run"},
+                503,
             )
         return None
 

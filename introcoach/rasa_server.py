@@ -10,7 +10,8 @@
    This validates with the same rules and the same error message.
 
 3. Rasa waits at most ``INTROCOACH_ACTION_TIMEOUT`` seconds (default 15, not
-   300) for the action server.
+   300) for the action server, and tells it when it stops waiting
+   (:mod:`introcoach.deadline`).
 
 ``introcoach.stack`` starts the Rasa server through
 ``python -m introcoach.rasa_server run ...``.
@@ -82,7 +83,36 @@ def install() -> None:
     rasa_action.DEFAULT_REQUEST_TIMEOUT = action_timeout()  # type: ignore[attr-defined]
 
     RemoteAction._validate_action_result = _validate_action_result  # type: ignore[method-assign]
+    _send_deadlines()
     Agent._create_tracker_store = staticmethod(strict)  # type: ignore[method-assign,assignment]
+
+
+def _send_deadlines() -> None:
+    """Every timed request Rasa makes (the action calls) says when it stops waiting.
+
+    See :mod:`introcoach.deadline`: the action server does not run, or store
+    anything for, a call Rasa has already given up on.
+    """
+    import time
+
+    from rasa.utils.endpoints import EndpointConfig
+
+    from introcoach import deadline
+
+    request = EndpointConfig.request
+    if getattr(request, "sends_deadline", False):
+        return
+
+    async def timed_request(self: EndpointConfig, *args: Any, **kwargs: Any) -> Any:
+        timeout = kwargs.get("timeout")
+        if isinstance(timeout, (int, float)) and timeout > 0:
+            headers = dict(kwargs.get("headers") or {})
+            headers[deadline.HEADER] = f"{time.time() + timeout:.3f}"
+            kwargs["headers"] = headers
+        return await request(self, *args, **kwargs)
+
+    timed_request.sends_deadline = True  # type: ignore[attr-defined]
+    EndpointConfig.request = timed_request  # type: ignore[method-assign]
 
 
 def main() -> None:

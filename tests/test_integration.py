@@ -229,6 +229,25 @@ def test_action_server_refuses_calls_without_the_token(stack: Stack) -> None:
     assert status == 200 and body["responses"]
 
 
+def test_action_server_skips_calls_rasa_stopped_waiting_for(stack: Stack) -> None:
+    """A call whose deadline passed (the server was paused) is not run."""
+    import time
+
+    url = f"http://127.0.0.1:{stack.settings.action_port}/webhook"
+    call = {
+        "next_action": "action_greet",
+        "tracker": {"sender_id": "x", "events": [], "slots": {}, "latest_message": {}},
+        "domain": {},
+    }
+    token = {"X-IntroCoach-Action-Token": stack.settings.action_token}
+    late = {**token, "X-IntroCoach-Deadline": f"{time.time() - 1:.3f}"}
+    status, _, body = http("POST", url, call, headers=late)
+    assert status == 503 and "stopped waiting" in body["error"]
+    in_time = {**token, "X-IntroCoach-Deadline": f"{time.time() + 30:.3f}"}
+    status, _, body = http("POST", url, call, headers=in_time)
+    assert status == 200 and body["responses"]
+
+
 def listening_addresses(port: int) -> List[str]:
     """Local addresses with a listening TCP socket on ``port``, from /proc/net/tcp*."""
     found = []

@@ -15,6 +15,7 @@ from typing import Any, Mapping, Optional
 
 from sqlalchemy.engine import Engine
 
+from introcoach import deadline
 from introcoach.storage.db import get_engine, init_db
 from introcoach.storage.practice import end_session, record_score, start_session
 
@@ -79,6 +80,11 @@ def record_report(
     kind = "pitch" if mode == "pitch" else "conversation"
     if not message_id:
         logger.error("score for session %s has no message id; not stored", sender_id)
+        return False
+    if deadline.passed():
+        # Rasa gave up on this action and told the trainee: a score stored now
+        # would be one they never saw (see introcoach.deadline).
+        logger.warning("score for session %s came too late; not stored", sender_id)
         return False
     try:
         engine = ready_engine()
