@@ -1,0 +1,459 @@
+"""A small reverse proxy that puts several server replicas behind one address.
+
+``make run-scaled`` runs two Rasa server replicas behind one instance and two
+rasa-sdk action servers behind another, all on loopback. Requests go
+round-robin to the replicas that answer; a replica that refuses a connection is
+left out for a short cool-down and the request is retried on the next one (it
+never reached the first, so this is safe even for a POST). A request that did
+reach a replica and then failed is never retried: the message may have been
+handled already.
+
+Why a project proxy and not nginx: the browser widget talks socket.io, whose
+engine.io session (``sid``) lives in the memory of the replica that answered the
+handshake, and every later polling request names it in the ``sid`` query
+parameter. Open-source nginx can pin a client only by its address
+(``ip_hash``) or by a hash of the request, but the ``sid`` is chosen by the
+replica after the first request, so no hash of the handshake can predict it;
+and from loopback every client has the same address, so ``ip_hash`` would send
+everyone to one replica. This proxy reads the ``sid`` from the engine.io open
+packet and pins it to the replica that issued it.
+
+Run with ``python -m introcoach.balancer --name rasa --port 5005 --upstream
+http://127.0.0.1:5105 --upstream http://127.0.0.1:5106``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import logging
+import os
+import time
+import zlib
+from collections import OrderedDict
+from dataclasses import dataclass
+from types import SimpleNamespace
+from typing import Any, AsyncIterator, Dict, List, Optional, Sequence, Set, Union
+
+import aiohttp
+from aiohttp import web
+from multidict import CIMultiDict
+from yarl import URL
+
+logger = logging.getLogger("introcoach.balancer")  # not __main__ under -m
+
+UPSTREAM_HEADER = "X-IntroCoach-Upstream"
+MAX_BODY_BYTES = 1_048_576
+MAX_PINS = 50_000
+#: Headers that describe one connection, not the message (and ``Host``).
+HOP_BY_HOP = frozenset(
+    "connection keep-alive proxy-authenticate proxy-authorization te trailers "
+    "transfer-encoding upgrade host".split()
+)
+#: Headers a websocket handshake passes on (the rest belong to the handshake).
+WEBSOCKET_HEADERS = ("Origin", "Cookie", "Authorization", "User-Agent")
+#: Let the caller's own headers through unchanged: no defaults added by aiohttp.
+SKIP_AUTO_HEADERS = ("Accept", "Accept-Encoding", "Content-Type", "User-Agent")
+
+
+@dataclass
+class Upstream:
+    """One replica, and until when it is left out after a failed connection."""
+
+    url: str
+    index: int
+    down_until: float = 0.0
+    failed: bool = False
+
+    @property
+    def healthy(self) -> bool:
+        """False during the cool-down after a connection to it failed."""
+        return time.monotonic() >= self.down_until
+
+
+def _error(status: int, error: str, message: str) -> web.Response:
+    return web.json_response({"error": error, "message": message}, status=status)
+
+
+def engineio_sid(body: bytes, encoding: str = "") -> Optional[str]:
+    """The session id in an engine.io v4 open packet (``0{"sid": ...}``), if any."""
+    if encoding in ("gzip", "deflate"):
+        try:
+            body = zlib.decompress(body, 47)  # 32 + 15: gzip or zlib header
+        except zlib.error:
+            return None
+    if not body.startswith(b"0{"):
+        return None
+    try:
+        packet = json.loads(body[1:].split(b"\x1e", 1)[0])
+    except ValueError:
+        return None
+    sid = packet.get("sid") if isinstance(packet, dict) else None
+    return sid if isinstance(sid, str) and sid else None
+
+
+class Balancer:
+    """Round-robin reverse proxy with sticky engine.io sessions and failover."""
+
+    def __init__(
+        self,
+        upstreams: Sequence[str],
+        name: str,
+        *,
+        timeout: float = 330.0,
+        connect_timeout: float = 2.0,
+        cooldown: float = 2.0,
+        max_pins: int = MAX_PINS,
+    ) -> None:
+        """Set up the balancer (the HTTP client starts with the app).
+
+        Args:
+            upstreams: Base URLs of the replicas, e.g. ``http://127.0.0.1:5105``.
+            name: What the replicas are ("rasa", "action"), used in messages.
+            timeout: Seconds a whole request may take (Rasa may wait for actions).
+            connect_timeout: Seconds to wait for a connection to a replica.
+            cooldown: Seconds a replica is left out after a failed connection.
+            max_pins: How many engine.io sessions to remember (least recent go).
+        """
+        if not upstreams:
+            raise ValueError("the balancer needs at least one upstream")
+        self.name = name
+        self.upstreams = [Upstream(u.rstrip("/"), i) for i, u in enumerate(upstreams)]
+        self.cooldown = cooldown
+        self.max_pins = max_pins
+        self.pins: OrderedDict[str, Upstream] = OrderedDict()
+        self._timeout = aiohttp.ClientTimeout(total=timeout, connect=connect_timeout)
+        self._turn = 0
+        self._session: Optional[aiohttp.ClientSession] = None
+        self._sockets: Set[web.WebSocketResponse] = set()
+
+    def app(self) -> web.Application:
+        """The aiohttp application: ``/_balancer/health``, and everything else."""
+        app = web.Application(client_max_size=MAX_BODY_BYTES)
+        app.cleanup_ctx.append(self._client)
+        app.on_shutdown.append(self._close_sockets)  # type: ignore[arg-type]
+        app.router.add_get("/_balancer/health", self.health)
+        app.router.add_route("*", "/{tail:.*}", self.handle)
+        return app
+
+    async def _client(self, app: web.Application) -> AsyncIterator[None]:
+        trace = aiohttp.TraceConfig()
+        trace.on_request_headers_sent.append(_headers_sent)  # type: ignore[arg-type]
+        self._session = aiohttp.ClientSession(
+            connector=aiohttp.TCPConnector(limit=200, keepalive_timeout=4.0),
+            timeout=self._timeout,
+            auto_decompress=False,
+            trace_configs=[trace],
+        )
+        yield
+        await self._session.close()
+        self._session = None
+
+    async def _close_sockets(self, app: web.Application) -> None:
+        """On shutdown, close open websockets (the server would wait for them)."""
+        for socket in list(self._sockets):
+            await socket.close(code=aiohttp.WSCloseCode.GOING_AWAY)
+
+    async def health(self, request: web.Request) -> web.Response:
+        """The balancer's view of its replicas."""
+        upstreams = [{"url": u.url, "healthy": u.healthy} for u in self.upstreams]
+        return web.json_response({"name": self.name, "upstreams": upstreams})
+
+    def _candidates(self) -> List[Upstream]:
+        """Replicas in round-robin order: healthy ones, or all if none is."""
+        start = self._turn % len(self.upstreams)
+        self._turn += 1
+        ordered = self.upstreams[start:] + self.upstreams[:start]
+        return [u for u in ordered if u.healthy] or ordered
+
+    def _mark_down(self, upstream: Upstream, exc: BaseException) -> None:
+        upstream.down_until = time.monotonic() + self.cooldown
+        if not upstream.failed:
+            logger.warning(
+                "%s upstream %s is not answering (%s); leaving it out for %.1f s",
+                self.name,
+                upstream.url,
+                type(exc).__name__,
+                self.cooldown,
+            )
+        upstream.failed = True
+
+    def _mark_up(self, upstream: Upstream) -> None:
+        if upstream.failed:
+            logger.info("%s upstream %s is answering again", self.name, upstream.url)
+        upstream.failed = False
+
+    def _pin(self, sid: str, upstream: Upstream) -> None:
+        self.pins[sid] = upstream
+        self.pins.move_to_end(sid)
+        while len(self.pins) > self.max_pins:
+            self.pins.popitem(last=False)
+
+    def _session_lost(self, sid: str) -> web.Response:
+        # engine.io answers an unknown session with 400; the client then
+        # starts over with a new handshake, on a replica that answers.
+        self.pins.pop(sid, None)
+        return _error(
+            400,
+            "session_lost",
+            f"The {self.name} server holding this session is not answering; "
+            "reconnect to start a new session.",
+        )
+
+    def _unavailable(self) -> web.Response:
+        return _error(
+            502,
+            "upstream_unavailable",
+            f"No {self.name} server is answering right now; try again in a moment.",
+        )
+
+    async def handle(self, request: web.Request) -> web.StreamResponse:
+        """Forward one request (or websocket) to a replica."""
+        sid = request.query.get("sid", "")
+        pinned = self.pins.get(sid)
+        if pinned is not None:
+            if not pinned.healthy:
+                return self._session_lost(sid)
+            self.pins.move_to_end(sid)
+        else:
+            sid = ""  # not pinned: any replica may try (engine.io 400s a stranger)
+        candidates = [pinned] if pinned is not None else self._candidates()
+        try:
+            if request.headers.get("Upgrade", "").lower() == "websocket":
+                return await self._websocket(request, candidates, sid)
+            return await self._forward(request, candidates, sid)
+        except Exception as exc:  # noqa: BLE001 - never show a traceback
+            logger.warning("%s balancer failed: %s", self.name, type(exc).__name__)
+            return _error(502, "balancer_error", "The request could not be passed on.")
+
+    @staticmethod
+    def _forwarded(request: web.Request) -> Dict[str, str]:
+        peer = request.remote or ""
+        before = request.headers.get("X-Forwarded-For")
+        return {
+            "X-Forwarded-For": f"{before}, {peer}" if before else peer,
+            "X-Forwarded-Proto": request.scheme,
+            "X-Forwarded-Host": request.host,
+        }
+
+    def _headers(self, request: web.Request) -> CIMultiDict[str]:
+        """The caller's headers minus hop-by-hop ones, plus ``X-Forwarded-*``."""
+        connection = request.headers.get("Connection", "").split(",")
+        drop = HOP_BY_HOP | {h.strip().lower() for h in connection} | {"content-length"}
+        headers: CIMultiDict[str] = CIMultiDict(
+            (k, v) for k, v in request.headers.items() if k.lower() not in drop
+        )
+        headers.update(self._forwarded(request))
+        return headers
+
+    async def _forward(
+        self, request: web.Request, candidates: List[Upstream], sid: str
+    ) -> web.StreamResponse:
+        assert self._session is not None, "the balancer app has not started"
+        try:
+            body = await request.read()
+        except web.HTTPRequestEntityTooLarge:
+            return _error(
+                413, "request_too_large", "The request body is larger than 1 MiB."
+            )
+        headers = self._headers(request)
+        for upstream in candidates:
+            attempt = SimpleNamespace(sent=False)
+            try:
+                async with self._session.request(
+                    request.method,
+                    URL(upstream.url + request.raw_path, encoded=True),
+                    headers=headers,
+                    data=body if request.body_exists else None,
+                    allow_redirects=False,
+                    skip_auto_headers=SKIP_AUTO_HEADERS,
+                    trace_request_ctx=attempt,
+                ) as reply:
+                    content = await reply.read()
+            except (aiohttp.ClientError, asyncio.TimeoutError) as exc:
+                if not attempt.sent:  # never reached the replica: try the next
+                    self._mark_down(upstream, exc)
+                    if sid:
+                        return self._session_lost(sid)
+                    continue
+                return self._failed_after_send(upstream, exc)
+            self._mark_up(upstream)
+            return self._response(request, reply, content, upstream)
+        return self._unavailable()
+
+    def _failed_after_send(
+        self, upstream: Upstream, exc: BaseException
+    ) -> web.Response:
+        logger.warning(
+            "%s upstream %s failed during a request (%s); not retried",
+            self.name,
+            upstream.url,
+            type(exc).__name__,
+        )
+        timed_out = isinstance(exc, asyncio.TimeoutError)  # ServerTimeoutError too
+        what = "took too long to answer" if timed_out else "stopped mid-request"
+        response = _error(
+            504 if timed_out else 502,
+            "upstream_timeout" if timed_out else "upstream_failed",
+            f"The {self.name} server {what}; the message may or may not have "
+            "been handled.",
+        )
+        response.headers[UPSTREAM_HEADER] = str(upstream.index)
+        return response
+
+    def _response(
+        self,
+        request: web.Request,
+        reply: aiohttp.ClientResponse,
+        content: bytes,
+        upstream: Upstream,
+    ) -> web.Response:
+        handshake = "sid" not in request.query and request.path.startswith(
+            "/socket.io/"
+        )
+        if handshake and reply.status == 200:
+            encoding = reply.headers.get("Content-Encoding", "").lower()
+            sid = engineio_sid(content, encoding)
+            if sid:
+                self._pin(sid, upstream)
+        headers: CIMultiDict[str] = CIMultiDict(
+            (k, v)
+            for k, v in reply.headers.items()
+            if k.lower() not in HOP_BY_HOP
+            and (k.lower() != "content-length" or request.method == "HEAD")
+        )
+        headers[UPSTREAM_HEADER] = str(upstream.index)
+        return web.Response(status=reply.status, headers=headers, body=content)
+
+    async def _websocket(
+        self, request: web.Request, candidates: List[Upstream], sid: str
+    ) -> web.StreamResponse:
+        assert self._session is not None, "the balancer app has not started"
+        headers = {
+            h: request.headers[h] for h in WEBSOCKET_HEADERS if h in request.headers
+        }
+        headers.update(self._forwarded(request))
+        protocols = [
+            p.strip()
+            for p in request.headers.get("Sec-WebSocket-Protocol", "").split(",")
+            if p.strip()
+        ]
+        for upstream in candidates:
+            try:
+                remote = await self._session.ws_connect(
+                    URL(upstream.url + request.raw_path, encoded=True),
+                    headers=headers,
+                    protocols=protocols,
+                    autoping=True,
+                )
+            except aiohttp.WSServerHandshakeError as exc:
+                status = exc.status if exc.status >= 400 else 502
+                return _error(status, "upgrade_refused", exc.message)
+            except (aiohttp.ClientError, asyncio.TimeoutError) as exc:
+                self._mark_down(upstream, exc)  # no message was sent: try the next
+                if sid:
+                    return self._session_lost(sid)
+                continue
+            self._mark_up(upstream)
+            local = web.WebSocketResponse(
+                protocols=[remote.protocol] if remote.protocol else ()
+            )
+            local.headers[UPSTREAM_HEADER] = str(upstream.index)
+            self._sockets.add(local)
+            try:
+                await local.prepare(request)
+                await _relay(local, remote)
+            except Exception as exc:  # noqa: BLE001 - the response is under way
+                logger.warning(
+                    "%s websocket relay failed: %s", self.name, type(exc).__name__
+                )
+            finally:
+                self._sockets.discard(local)
+                await remote.close()
+                await local.close()
+            return local
+        return self._unavailable()
+
+
+WebSocket = Union[web.WebSocketResponse, aiohttp.ClientWebSocketResponse]
+
+
+async def _pump(source: WebSocket, target: WebSocket) -> None:
+    """Copy messages from one websocket to the other until ``source`` closes."""
+    try:
+        async for message in source:
+            if message.type == aiohttp.WSMsgType.TEXT:
+                await target.send_str(message.data)
+            elif message.type == aiohttp.WSMsgType.BINARY:
+                await target.send_bytes(message.data)
+            elif message.type == aiohttp.WSMsgType.ERROR:
+                break
+    except ConnectionResetError:  # the target went away mid-send
+        pass
+    code = source.close_code
+    if code is None or code in (1005, 1006, 1015):  # never sent on the wire
+        code = aiohttp.WSCloseCode.GOING_AWAY if code == 1006 else 1000
+    await target.close(code=code)
+
+
+async def _relay(local: web.WebSocketResponse, remote: WebSocket) -> None:
+    """Pump both ways; when one side closes, close the other and stop."""
+    tasks = [
+        asyncio.ensure_future(_pump(local, remote)),
+        asyncio.ensure_future(_pump(remote, local)),
+    ]
+    try:
+        _, pending = await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
+        if pending:  # give the other side's close handshake a moment
+            await asyncio.wait(pending, timeout=5.0)
+    finally:
+        for task in tasks:
+            task.cancel()
+        results = await asyncio.gather(*tasks, return_exceptions=True)
+    for result in results:
+        if isinstance(result, Exception):
+            logger.warning("websocket relay stopped: %s", type(result).__name__)
+
+
+async def _headers_sent(
+    session: aiohttp.ClientSession, context: SimpleNamespace, params: Any
+) -> None:
+    if context.trace_request_ctx is not None:  # None for websocket handshakes
+        context.trace_request_ctx.sent = True
+
+
+def main(argv: Optional[Sequence[str]] = None) -> None:
+    """Run a balancer in front of the replicas named on the command line."""
+    parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
+    parser.add_argument("--name", default="rasa", help="what the replicas are")
+    parser.add_argument(
+        "--host", default=os.environ.get("INTROCOACH_HOST", "").strip() or "127.0.0.1"
+    )
+    parser.add_argument("--port", type=int, required=True)
+    parser.add_argument(
+        "--upstream", action="append", required=True, help="replica base URL"
+    )
+    parser.add_argument("--timeout", type=float, default=330.0)
+    parser.add_argument("--cooldown", type=float, default=2.0)
+    args = parser.parse_args(argv)
+    logging.basicConfig(
+        level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s"
+    )
+    balancer = Balancer(
+        args.upstream, args.name, timeout=args.timeout, cooldown=args.cooldown
+    )
+    logger.info(
+        "%s balancer on http://%s:%d -> %s",
+        args.name,
+        args.host,
+        args.port,
+        ", ".join(args.upstream),
+    )
+    web.run_app(
+        balancer.app(), host=args.host, port=args.port, print=None, access_log=None
+    )
+
+
+if __name__ == "__main__":
+    main()
