@@ -18,7 +18,7 @@ export PYTHONWARNINGS ?= ignore::DeprecationWarning
 # endpoints.yml needs these even when no action server is called (rasa test).
 WITH_ENV := $(PY) -m introcoach.envrun
 
-.PHONY: help install browser-deps run web users shell chat train validate lint types test test-unit test-stories test-integration test-browser bench clean
+.PHONY: help install browser-deps run run-scaled web users shell chat train validate lint types test test-unit test-stories test-integration test-browser bench clean
 
 help: ## List the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  make %-18s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -53,6 +53,9 @@ train: install ## Train the Rasa model, unless one matches config, domain and da
 
 run: install ## Set everything up; start the action server, the Rasa server and the web app
 	@$(PY) -m introcoach.stack
+
+run-scaled: install ## 2 Rasa + 2 action servers behind balancers, on PostgreSQL and Redis
+	@$(PY) -m introcoach.scaled
 
 web: install ## Only the supervisor review web app (http://127.0.0.1:8000)
 	@$(PY) -m introcoach web

@@ -19,7 +19,7 @@ import urllib.error
 import urllib.request
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Dict, List, Optional, Sequence
+from typing import Dict, List, Optional, Sequence, Tuple
 
 from introcoach.settings import PROJECT_ROOT, Settings, load_settings
 
@@ -35,9 +35,7 @@ def free_port() -> int:
 
 def _get(url: str, timeout: float = 2.0) -> Optional[Dict]:
     try:
-        with urllib.request.urlopen(
-            url, timeout=timeout
-        ) as response:  # noqa: S310 - loopback only
+        with urllib.request.urlopen(url, timeout=timeout) as response:  # noqa: S310 - loopback only
             return json.loads(response.read().decode() or "{}")
     except (urllib.error.URLError, OSError, ValueError):
         return None
@@ -88,53 +86,88 @@ class Stack:
         )
         log.close()
 
+    def action_command(self, port: int) -> List[str]:
+        """The action server's command line, listening on ``port``."""
+        host = self.settings.host
+        return [
+            sys.executable,
+            "-m",
+            "introcoach.action_server",
+            "--host",
+            host,
+            "--port",
+            str(port),
+        ]
+
+    def rasa_command(self, port: int) -> List[str]:
+        """The Rasa server's command line, listening on ``port``."""
+        s = self.settings
+        return [
+            sys.executable,
+            "-m",
+            "introcoach.rasa_server",
+            "run",
+            "--model",
+            str(self.model),
+            "--enable-api",
+            "--auth-token",
+            s.api_token,
+            "--cors",
+            *s.web_origins,
+            "--interface",
+            s.host,
+            "--port",
+            str(port),
+            "--endpoints",
+            str(PROJECT_ROOT / "endpoints.yml"),
+            "--credentials",
+            str(PROJECT_ROOT / "credentials.yml"),
+        ]
+
+    def web_command(self) -> List[str]:
+        """The web app's command line."""
+        s = self.settings
+        return [
+            sys.executable,
+            "-m",
+            "introcoach",
+            "web",
+            "--host",
+            s.host,
+            "--port",
+            str(s.web_port),
+        ]
+
     def commands(self) -> Dict[str, List[str]]:
         """The command line of each server this stack runs."""
         s = self.settings
         commands = {
-            "actions": [
-                sys.executable,
-                "-m",
-                "introcoach.action_server",
-                "--host",
-                s.host,
-                "--port",
-                str(s.action_port),
-            ],
-            "rasa": [
-                sys.executable,
-                "-m",
-                "introcoach.rasa_server",
-                "run",
-                "--model",
-                str(self.model),
-                "--enable-api",
-                "--auth-token",
-                s.api_token,
-                "--cors",
-                *s.web_origins,
-                "--interface",
-                s.host,
-                "--port",
-                str(s.rasa_port),
-                "--endpoints",
-                str(PROJECT_ROOT / "endpoints.yml"),
-                "--credentials",
-                str(PROJECT_ROOT / "credentials.yml"),
-            ],
+            "actions": self.action_command(s.action_port),
+            "rasa": self.rasa_command(s.rasa_port),
         }
         if self.with_web:
-            commands["web"] = [
-                sys.executable,
-                "-m",
-                "introcoach",
-                "web",
-                "--host",
-                s.host,
-                "--port",
-                str(s.web_port),
-            ]
+            commands["web"] = self.web_command()
         return commands
+
+    def checks(self) -> Dict[str, Tuple[str, str]]:
+        """What answers when each server is ready: ``name -> (url, kind)``.
+
+        ``kind`` is ``"rasa"`` (its status names a loaded model), ``"json"``
+        (any JSON answer) or ``"page"`` (any success status).
+        """
+        s = self.settings
+        checks = {
+            "actions": (f"http://{s.host}:{s.action_port}/health", "json"),
+            "rasa": (self.rasa_status_url(s.rasa_port), "rasa"),
+        }
+        if self.with_web:
+            checks["web"] = (f"http://{s.host}:{s.web_port}/login", "page")
+        return checks
+
+    def rasa_status_url(self, port: int) -> str:
+        """The Rasa server's ``/status`` on ``port``, with the API token."""
+        s = self.settings
+        return f"http://{s.host}:{port}/status?token={s.api_token}"
 
     def start(self) -> None:
         """Start every server (returns at once; see :meth:`wait_ready`)."""
@@ -158,28 +191,22 @@ class Stack:
         """
         started = time.monotonic()
         deadline = started + timeout
-        s = self.settings
-        checks = {
-            "actions": f"http://{s.host}:{s.action_port}/health",
-            "rasa": f"http://{s.host}:{s.rasa_port}/status?token={s.api_token}",
-        }
-        if self.with_web:
-            checks["web"] = f"http://{s.host}:{s.web_port}/login"
+        checks = self.checks()
         pending = dict(checks)
         while pending:
-            for name, url in list(pending.items()):
+            for name, (url, kind) in list(pending.items()):
                 process = self.processes[name]
                 if process.poll() is not None:
                     raise RuntimeError(
                         f"the {name} server exited "
                         f"({process.returncode}):\n{self.log_tail(name)}"
                     )
-                if name == "web":
+                if kind == "page":
                     if _answers(url):
                         del pending[name]
                     continue
                 body = _get(url)
-                if body is not None and (name != "rasa" or body.get("model_file")):
+                if body is not None and (kind != "rasa" or body.get("model_file")):
                     del pending[name]
             if pending and time.monotonic() > deadline:
                 raise RuntimeError(
@@ -277,6 +304,19 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         return 1
     model = ensure_model()
     stack = Stack(settings, model, with_web=True)
+    starting = (
+        f"Starting the web app (:{settings.web_port}), the action server "
+        f"(:{settings.action_port}) and the Rasa server (:{settings.rasa_port})..."
+    )
+    return serve(stack, starting, READY_MESSAGE)
+
+
+def serve(stack: Stack, starting: str, ready: str) -> int:
+    """Start ``stack``, print ``ready``, and stop everything on Ctrl-C.
+
+    Returns 0 after a requested stop, 1 when a server failed to start or
+    stopped by itself (its log's end is printed).
+    """
     stop_requested = False
 
     def request_stop(signum: int, _frame: object) -> None:
@@ -286,11 +326,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     # Ctrl-C, kill, or the terminal closing: stop everything either way.
     for signum in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
         signal.signal(signum, request_stop)
-    print(
-        f"Starting the web app (:{settings.web_port}), the action server "
-        f"(:{settings.action_port}) and the Rasa server (:{settings.rasa_port})...",
-        flush=True,
-    )
+    print(starting, flush=True)
     # Whatever happens from here on, every process started is stopped.
     try:
         stack.start()
@@ -299,7 +335,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         except RuntimeError as exc:
             print(f"IntroCoach could not start: {exc}", file=sys.stderr)
             return 1
-        print(READY_MESSAGE.format(seconds=seconds, s=settings), flush=True)
+        print(ready.format(seconds=seconds, s=stack.settings), flush=True)
         while not stop_requested and stack.running():
             time.sleep(0.5)
         if not stop_requested:
