@@ -63,9 +63,19 @@ class ProjectSQLTrackerStore(SQLTrackerStore):
         # database restart the first message then works, instead of failing on
         # a connection that died during the outage.
         initial: sa.engine.Engine = self.engine  # type: ignore[has-type]
-        self.engine = sa.create_engine(
-            initial.url, pool_pre_ping=True, **create_engine_kwargs(initial.url)
-        )
+        options = dict(create_engine_kwargs(initial.url))
+        if initial.dialect.name == "sqlite" and initial.url.database:
+            # SQLAlchemy 1.4 opens a new SQLite connection for every session
+            # (NullPool) and runs the pragmas below each time: about a tenth
+            # of a message's time. Keep a few open instead; a connection is
+            # only ever used by one session at a time.
+            options.update(
+                poolclass=sa.pool.QueuePool,
+                pool_size=4,
+                max_overflow=4,
+                connect_args={"check_same_thread": False},
+            )
+        self.engine = sa.create_engine(initial.url, pool_pre_ping=True, **options)
         initial.dispose()
         self.sessionmaker = sa.orm.session.sessionmaker(bind=self.engine)
         if self.engine.dialect.name == "sqlite":

@@ -242,3 +242,28 @@ def test_action_timeout_setting(value: str, expected: float) -> None:
     from introcoach.rasa_server import action_timeout
 
     assert action_timeout({"INTROCOACH_ACTION_TIMEOUT": value}) == expected
+
+
+async def test_the_sqlite_tracker_store_reuses_its_connections(
+    tmp_path, monkeypatch
+) -> None:
+    """One SQLite connection serves many saves and reads (no reconnect each time)."""
+    import sqlalchemy as sa
+
+    from introcoach.tracker_store import ProjectSQLTrackerStore
+
+    monkeypatch.setenv("INTROCOACH_DATABASE_URL", f"sqlite:///{tmp_path / 'rasa.db'}")
+    store = ProjectSQLTrackerStore(Domain.empty())
+    connects: List[Any] = []
+    sa.event.listen(store.engine, "connect", lambda *_: connects.append(1))
+    assert isinstance(store.engine.pool, sa.pool.QueuePool)
+    tracker = DialogueStateTracker("web-pool", slots=[])
+    for n in range(20):
+        tracker.update(UserUttered(f"message {n}"))
+        await store.save(tracker)
+        stored = await store.retrieve("web-pool")
+        assert stored is not None and stored.latest_message.text == f"message {n}"
+    assert len(connects) <= 1
+    with store.engine.connect() as connection:
+        assert connection.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
+    store.engine.dispose()
