@@ -2,12 +2,14 @@
 
 Writes ``bench/results/rasa.json`` (every number, plus the machine) and
 ``bench/results/rasa.md`` (the table, which is also printed), then runs the
-scoring benchmarks and ``bench/bench_review.py`` (the review app with 10,000
-stored sessions). Progress goes to stderr.
+scoring benchmarks, ``bench/bench_review.py`` (the review app with 10,000
+stored sessions) and ``bench/bench_load.py`` (simulated trainees on one and two
+Rasa replicas; its soak only with ``--soak-minutes``). Progress goes to stderr.
 
 Examples:
     .venv/bin/python bench/run_all.py --quick
     .venv/bin/python bench/run_all.py --only training,nlu
+    .venv/bin/python bench/run_all.py --only load --soak-minutes 30
 """
 
 from __future__ import annotations
@@ -38,7 +40,12 @@ SCORING_SCRIPTS = (
 SCORING_TIMEOUT = 1800.0
 # The review app with 10,000 stored sessions (SQLite and PostgreSQL).
 REVIEW_SCRIPT = BENCH_DIR / "bench_review.py"
-ALL_PARTS = PARTS + ("scoring", "review")
+# Simulated trainees over REST and socket.io (issue "scale-out"): about 10 min
+# on 2 cores for the three configurations (mostly starting 1 + 1 + 2 Rasa
+# replicas); a soak only with --soak-minutes, which adds its own length.
+LOAD_SCRIPT = BENCH_DIR / "bench_load.py"
+LOAD_TIMEOUT = 2700.0
+ALL_PARTS = PARTS + ("scoring", "review", "load")
 
 
 def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
@@ -78,6 +85,12 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
         action="store_true",
         help="keep the temporary folder (logs, models)",
     )
+    parser.add_argument(
+        "--soak-minutes",
+        type=float,
+        default=0.0,
+        help="part load: also soak for this many minutes (default 0: no soak)",
+    )
     args = parser.parse_args(argv)
     parts = tuple(p.strip() for p in args.only.split(",") if p.strip())
     unknown = sorted(set(parts) - set(ALL_PARTS))
@@ -90,6 +103,8 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
             parser.error(f"--{name} must be at least 1")
     if args.folds is not None and args.folds < 2:
         parser.error("--folds must be at least 2")
+    if args.soak_minutes < 0:
+        parser.error("--soak-minutes must be at least 0")
     return args
 
 
@@ -127,11 +142,18 @@ def run_scoring(quick: bool, results_dir: Path) -> Optional[int]:
     return next((code for code in codes if code != 0), 0)
 
 
-def run_scoring_script(script: Path, quick: bool, results_dir: Path) -> Optional[int]:
-    """Run one scoring benchmark script in its own process, if it exists.
+def run_scoring_script(
+    script: Path,
+    quick: bool,
+    results_dir: Path,
+    extra: Sequence[str] = (),
+    timeout: float = SCORING_TIMEOUT,
+) -> Optional[int]:
+    """Run one benchmark script in its own process, if it exists.
 
     ``--quick`` is passed on only when the script's source mentions it (asking
-    it for ``--help`` would run it, since it may take no options).
+    it for ``--help`` would run it, since it may take no options); ``extra``
+    arguments are passed as they are.
 
     Returns:
         Its exit code, or None when the script is absent.
@@ -142,6 +164,7 @@ def run_scoring_script(script: Path, quick: bool, results_dir: Path) -> Optional
     command: List[str] = [sys.executable, str(script)]
     if quick and "--quick" in script.read_text(encoding="utf-8"):
         command.append("--quick")
+    command += list(extra)
     root = str(bench_rasa.PROJECT_ROOT)
     pythonpath = os.pathsep.join(filter(None, [root, os.environ.get("PYTHONPATH")]))
     env = dict(os.environ, **bench_rasa.BENCH_ENV, PYTHONPATH=pythonpath)
@@ -156,9 +179,9 @@ def run_scoring_script(script: Path, quick: bool, results_dir: Path) -> Optional
         start_new_session=True,
     )
     try:
-        output, _ = process.communicate(timeout=SCORING_TIMEOUT)
+        output, _ = process.communicate(timeout=timeout)
     except subprocess.TimeoutExpired:
-        log(f"{script.name} did not finish in {SCORING_TIMEOUT:.0f} s; stopped it")
+        log(f"{script.name} did not finish in {timeout:.0f} s; stopped it")
         return -1
     finally:
         bench_rasa._stop_group(process)
@@ -199,6 +222,18 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         failed = failed or (code not in (None, 0))
     if "review" in args.parts:
         code = run_scoring_script(REVIEW_SCRIPT, args.quick, args.results_dir)
+        failed = failed or (code not in (None, 0))
+    if "load" in args.parts:
+        extra = ["--results-dir", str(args.results_dir)]
+        if args.soak_minutes > 0:
+            extra += ["--soak-minutes", f"{args.soak_minutes:g}"]
+        code = run_scoring_script(
+            LOAD_SCRIPT,
+            args.quick,
+            args.results_dir,
+            extra,
+            timeout=LOAD_TIMEOUT + args.soak_minutes * 60 * 1.5,
+        )
         failed = failed or (code not in (None, 0))
     return 1 if failed else 0
 
