@@ -257,6 +257,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     from introcoach.model import ensure_model
 
     logging.basicConfig(level=logging.INFO, format="%(message)s")
+    logging.getLogger("alembic").setLevel(logging.WARNING)
     env = dict(os.environ)
     services = scaled_env(env)
     try:
@@ -330,9 +331,11 @@ def _database_label(url: str) -> str:
 
 
 READY_MESSAGE = """
-IntroCoach (scaled) is ready ({seconds:.0f} s): {replicas} Rasa servers and
-{replicas} action servers, conversations in {database}, the conversation lock
-in Redis ({redis}). Logs are in var/log/ (one file per process).
+IntroCoach (scaled) is ready ({seconds:.0f} s).
+  Rasa servers, action servers:  {replicas} of each
+  conversations and scores:      {database}
+  conversation lock:             {redis}
+  logs:                          var/log/ (one file per process)
 
 Practise in the browser, and review sessions: http://{s.host}:{s.web_port}/
   users live in that database too, so name it when adding them:

@@ -64,3 +64,9 @@ def test_negated_mentions_are_ignored() -> None:
 def test_spoken_interest() -> None:
     assert spoken_interest("her rescue dog, Biscuit") == "my rescue dog, Biscuit"
     assert spoken_interest("gardening") == "gardening"
+
+
+@pytest.mark.parametrize("persona", all_personas(), ids=lambda p: p.id)
+def test_asked_about_work_a_persona_names_its_role_once(persona) -> None:
+    said = PersonaVoice(persona, seed="w").answer("work").text.lower()
+    assert said.count(persona.role.lower()) == 1, said

@@ -180,8 +180,11 @@ def persona_from_dict(data: Any) -> Persona:
         f"Hi there! I'm {first}, {_article(role)} {role} with {organization}. "
         "How's the conference treating you?"
     )
+    # Said after "I'm a <role> at <organization>": it must add something, not
+    # say the role again.
     facts = _as_str_tuple(data.get("facts"), "facts", persona_id) or (
-        f"I work as {_article(role)} {role} at {organization}.",
+        "Most of my days are meetings, phone calls and a lot of problem-solving "
+        "with people.",
     )
     questions = _as_str_tuple(data.get("questions"), "questions", persona_id) or (
         "What kind of work do you do?",
