@@ -122,6 +122,7 @@ from introcoach.personas import Persona, all_personas  # noqa: E402
 from introcoach.scaled import ScaledStack  # noqa: E402
 from introcoach.settings import PROJECT_ROOT  # noqa: E402
 from introcoach.stack import Stack, ephemeral_settings  # noqa: E402
+from introcoach.storage.db import throwaway_postgres_database  # noqa: E402
 
 CONFIGS: Dict[str, Tuple[str, int]] = {
     "sqlite-1": ("sqlite", 1),
@@ -978,40 +979,6 @@ def memory_snapshot(stack: Stack) -> Dict[str, Optional[float]]:
 
 
 @contextmanager
-def throwaway_postgres(admin_url: str) -> Iterator[str]:
-    """Create a uniquely named PostgreSQL database, yield its URL, drop it after."""
-    import psycopg2
-    from psycopg2 import sql
-    from sqlalchemy.engine import make_url
-
-    admin_parsed = make_url(admin_url)
-    params = {
-        "host": admin_parsed.host or "127.0.0.1",
-        "port": admin_parsed.port or 5432,
-        "user": admin_parsed.username,
-        "password": admin_parsed.password,
-        "dbname": admin_parsed.database or "postgres",
-        "connect_timeout": 3,
-    }
-    admin = psycopg2.connect(**{k: v for k, v in params.items() if v is not None})
-    admin.autocommit = True
-    name = f"introcoach_load_{uuid.uuid4().hex[:12]}"
-    try:
-        with admin.cursor() as cursor:
-            cursor.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
-        url = admin_parsed.set(drivername="postgresql+psycopg2", database=name)
-        yield url.render_as_string(hide_password=False)
-    finally:
-        with admin.cursor() as cursor:
-            cursor.execute(
-                sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(
-                    sql.Identifier(name)
-                )
-            )
-        admin.close()
-
-
-@contextmanager
 def throwaway_redis_prefix(url: str, result: Dict[str, Any]) -> Iterator[str]:
     """Yield a unique key prefix; afterwards count and delete its keys.
 
@@ -1075,7 +1042,9 @@ def running_config(
             )
         else:
             url = resources.enter_context(
-                throwaway_postgres(options.postgres_admin_url)
+                throwaway_postgres_database(
+                    options.postgres_admin_url, "introcoach_load"
+                )
             )
             prefix = resources.enter_context(
                 throwaway_redis_prefix(options.redis_url, result)

@@ -36,6 +36,7 @@ import json
 import logging
 import os
 import time
+from collections import deque
 from typing import (
     Any,
     AsyncGenerator,
@@ -51,6 +52,8 @@ from rasa.core.lock import Ticket, TicketLock
 from rasa.core.lock_store import LockError, LockStore
 from rasa.shared.exceptions import ConnectionException
 
+from introcoach.settings import seconds_setting, url_without_password
+
 logger = logging.getLogger(__name__)
 
 T = TypeVar("T")
@@ -63,13 +66,13 @@ POLL_INTERVAL = 0.025
 
 
 def lease_seconds(env: Optional[Mapping[str, str]] = None) -> float:
-    """How long a ticket lives without renewal (``INTROCOACH_LOCK_LEASE``)."""
-    raw = (os.environ if env is None else env).get("INTROCOACH_LOCK_LEASE", "")
-    try:
-        value = float(raw) if raw.strip() else DEFAULT_LEASE
-    except ValueError:
-        value = DEFAULT_LEASE
-    return value if value >= 1 else DEFAULT_LEASE
+    """How long a ticket lives without renewal (``INTROCOACH_LOCK_LEASE``, >= 1 s)."""
+    return seconds_setting(
+        os.environ if env is None else env,
+        "INTROCOACH_LOCK_LEASE",
+        DEFAULT_LEASE,
+        minimum=1.0,
+    )
 
 
 class ProjectLockStore(LockStore):
@@ -114,7 +117,8 @@ class ProjectLockStore(LockStore):
                 self._redis.ping()
             except redis.RedisError as error:
                 raise ConnectionException(
-                    f"The lock store cannot reach Redis at {_safe(url)}: {error}"
+                    "The lock store cannot reach Redis at "
+                    f"{url_without_password(url)}: {error}"
                 ) from error
         logger.info("conversation lock store: %s", self.backend)
         super().__init__()
@@ -278,7 +282,9 @@ class ProjectLockStore(LockStore):
                 if state:
                     break
                 await asyncio.sleep(poll)
-            yield TicketLock(conversation_id, _deque_of(ticket, self.lease))
+            yield TicketLock(
+                conversation_id, deque([Ticket(ticket, time.time() + self.lease)])
+            )
         finally:
             renewal.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -305,19 +311,3 @@ class ProjectLockStore(LockStore):
                     conversation_id,
                     error.__class__.__name__,
                 )
-
-
-def _deque_of(ticket: int, lease: float) -> Any:
-    from collections import deque
-
-    return deque([Ticket(ticket, time.time() + lease)])
-
-
-def _safe(url: str) -> str:
-    """A Redis URL without its password, for messages."""
-    from urllib.parse import urlsplit
-
-    parts = urlsplit(url)
-    host = parts.hostname or ""
-    port = f":{parts.port}" if parts.port else ""
-    return f"{parts.scheme}://{host}{port}{parts.path}"

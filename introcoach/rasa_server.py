@@ -59,12 +59,13 @@ DEFAULT_ACTION_TIMEOUT = 15.0
 
 def action_timeout(env: Optional[Mapping[str, str]] = None) -> float:
     """Seconds Rasa waits for the action server (``INTROCOACH_ACTION_TIMEOUT``)."""
-    raw = (os.environ if env is None else env).get("INTROCOACH_ACTION_TIMEOUT", "")
-    try:
-        value = float(raw) if raw.strip() else DEFAULT_ACTION_TIMEOUT
-    except ValueError:
-        value = DEFAULT_ACTION_TIMEOUT
-    return value if value > 0 else DEFAULT_ACTION_TIMEOUT
+    from introcoach.settings import seconds_setting
+
+    return seconds_setting(
+        os.environ if env is None else env,
+        "INTROCOACH_ACTION_TIMEOUT",
+        DEFAULT_ACTION_TIMEOUT,
+    )
 
 
 def install() -> None:

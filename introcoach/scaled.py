@@ -29,12 +29,13 @@ from __future__ import annotations
 
 import logging
 import os
+import signal
 import sys
 from dataclasses import dataclass, field
 from typing import Dict, List, Mapping, Optional, Sequence, Tuple
 
-from introcoach.settings import load_settings
-from introcoach.stack import Stack, free_port, serve
+from introcoach.settings import load_settings, url_without_password
+from introcoach.stack import Stack, free_port, listening, serve
 
 logger = logging.getLogger(__name__)
 
@@ -131,8 +132,6 @@ class ScaledStack(Stack):
 
     def kill(self, name: str) -> None:
         """SIGKILL one server, as a crash would (fault tests)."""
-        import signal
-
         process = self.processes[name]
         os.killpg(process.pid, signal.SIGKILL)
         process.wait(10)
@@ -179,7 +178,7 @@ def check_services(env: Mapping[str, str]) -> List[str]:
     except Exception as error:  # noqa: BLE001 - reported, not raised
         problems.append(
             "Redis does not answer at INTROCOACH_REDIS_URL "
-            f"({_without_password(env['INTROCOACH_REDIS_URL'])}): {error}"
+            f"({url_without_password(env['INTROCOACH_REDIS_URL'])}): {error}"
         )
     return problems
 
@@ -195,18 +194,12 @@ def ensure_postgres_database(url: str) -> Optional[str]:
     from psycopg2 import sql
     from sqlalchemy.engine import make_url
 
+    from introcoach.storage.db import psycopg2_params
+
     parsed = make_url(url)
-    params = {
-        "host": parsed.host or "127.0.0.1",
-        "port": parsed.port or 5432,
-        "user": parsed.username,
-        "password": parsed.password,
-        "connect_timeout": 3,
-    }
-    params = {k: v for k, v in params.items() if v is not None}
     name = parsed.database or "introcoach"
     try:
-        admin = psycopg2.connect(dbname="postgres", **params)
+        admin = psycopg2.connect(**psycopg2_params(url, database="postgres"))
     except psycopg2.Error as error:
         return (
             "PostgreSQL does not answer at INTROCOACH_DATABASE_URL "
@@ -244,14 +237,6 @@ def prepare_database(url: str) -> None:
         engine.dispose()
 
 
-def _without_password(url: str) -> str:
-    from urllib.parse import urlsplit
-
-    parts = urlsplit(url)
-    port = f":{parts.port}" if parts.port else ""
-    return f"{parts.scheme}://{parts.hostname or ''}{port}{parts.path}"
-
-
 def main(argv: Optional[Sequence[str]] = None) -> int:
     """Check PostgreSQL and Redis, train if needed, start every replica."""
     from introcoach.model import ensure_model
@@ -285,7 +270,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     busy = [
         f"{port} ({name})"
         for name, port in _ports(stack).items()
-        if _listening(settings.host, port)
+        if listening(settings.host, port)
     ]
     if busy:
         print(
@@ -303,7 +288,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     ready = (
         READY_MESSAGE.replace("{replicas}", str(replicas))
         .replace("{database}", _database_label(services["INTROCOACH_DATABASE_URL"]))
-        .replace("{redis}", _without_password(services["INTROCOACH_REDIS_URL"]))
+        .replace("{redis}", url_without_password(services["INTROCOACH_REDIS_URL"]))
     )
     return serve(stack, starting, ready)
 
@@ -314,14 +299,6 @@ def _ports(stack: ScaledStack) -> Dict[str, int]:
     ports["web app"] = s.web_port
     ports.update(stack.replica_ports)
     return ports
-
-
-def _listening(host: str, port: int) -> bool:
-    import socket
-
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.settimeout(0.5)
-        return sock.connect_ex((host, port)) == 0
 
 
 def _database_label(url: str) -> str:

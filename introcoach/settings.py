@@ -71,6 +71,30 @@ class Settings:
         }
 
 
+def seconds_setting(
+    env: Mapping[str, str], name: str, default: float, minimum: float = 0.001
+) -> float:
+    """A duration in seconds from ``env[name]``.
+
+    ``default`` when the variable is unset, not a number, or below ``minimum``.
+    """
+    raw = env.get(name, "").strip()
+    try:
+        value = float(raw) if raw else default
+    except ValueError:
+        return default
+    return value if value >= minimum else default
+
+
+def url_without_password(url: str) -> str:
+    """``scheme://host:port/path`` of a URL, for messages (no credentials)."""
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(url)
+    port = f":{parts.port}" if parts.port else ""
+    return f"{parts.scheme}://{parts.hostname or ''}{port}{parts.path}"
+
+
 def _port(env: Mapping[str, str], name: str, default: int) -> int:
     raw = env.get(name, "").strip()
     if not raw:

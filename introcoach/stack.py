@@ -278,13 +278,18 @@ def busy_ports(settings: Settings, with_web: bool) -> List[str]:
     }
     if with_web:
         ports["INTROCOACH_WEB_PORT"] = settings.web_port
-    busy = []
-    for variable, port in ports.items():
-        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-            sock.settimeout(0.5)
-            if sock.connect_ex((settings.host, port)) == 0:
-                busy.append(f"{port} ({variable})")
-    return busy
+    return [
+        f"{port} ({variable})"
+        for variable, port in ports.items()
+        if listening(settings.host, port)
+    ]
+
+
+def listening(host: str, port: int) -> bool:
+    """True when something accepts connections on ``host:port``."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.settimeout(0.5)
+        return sock.connect_ex((host, port)) == 0
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:

@@ -8,12 +8,12 @@ Imported by test modules; not a test module.
 from __future__ import annotations
 
 import os
-import uuid
 from contextlib import contextmanager
-from typing import Any, Dict, Iterator
+from typing import Any, Iterator
 
 import pytest
-from sqlalchemy.engine import make_url
+
+from introcoach.storage.db import psycopg2_params, throwaway_postgres_database
 
 PG_ADMIN_URL = os.environ.get(
     "INTROCOACH_TEST_POSTGRES_URL",
@@ -21,23 +21,10 @@ PG_ADMIN_URL = os.environ.get(
 )
 
 
-def _admin_params() -> Dict[str, Any]:
-    admin_url = make_url(PG_ADMIN_URL)
-    params = {
-        "host": admin_url.host,
-        "port": admin_url.port or 5432,
-        "user": admin_url.username,
-        "password": admin_url.password,
-        "dbname": admin_url.database or "postgres",
-        "connect_timeout": 3,
-    }
-    return {k: v for k, v in params.items() if v is not None}
-
-
 def admin_connection() -> Any:
     """An autocommit connection to the server's admin database, or a skip."""
     psycopg2 = pytest.importorskip("psycopg2")
-    params = _admin_params()
+    params = psycopg2_params(PG_ADMIN_URL)
     try:
         admin = psycopg2.connect(**params)
     except psycopg2.OperationalError as error:
@@ -52,25 +39,9 @@ def admin_connection() -> Any:
 @contextmanager
 def throwaway_postgres() -> Iterator[str]:
     """Create a uniquely named database, yield its URL, drop it afterwards."""
-    from psycopg2 import sql
-
-    admin = admin_connection()
-    name = f"introcoach_test_{uuid.uuid4().hex[:12]}"
-    try:
-        with admin.cursor() as cursor:
-            cursor.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
-        url = make_url(PG_ADMIN_URL).set(
-            drivername="postgresql+psycopg2", database=name
-        )
-        yield str(url)
-    finally:
-        with admin.cursor() as cursor:
-            cursor.execute(
-                sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(
-                    sql.Identifier(name)
-                )
-            )
-        admin.close()
+    admin_connection().close()  # skips the test when no server answers
+    with throwaway_postgres_database(PG_ADMIN_URL, "introcoach_test") as url:
+        yield url
 
 
 def set_connections_allowed(database: str, allowed: bool) -> None:

@@ -147,6 +147,56 @@ def get_engine(url: Optional[str] = None) -> Engine:
         return engine
 
 
+def psycopg2_params(url: str, database: Optional[str] = None) -> Dict[str, Any]:
+    """psycopg2 connection keywords for a SQLAlchemy PostgreSQL URL.
+
+    Args:
+        url: E.g. ``postgresql+psycopg2://postgres@127.0.0.1:5432/introcoach``.
+        database: Connect to this database instead of the URL's (e.g. the
+            server's ``postgres`` database, to create or drop another).
+    """
+    parsed = make_url(url)
+    params = {
+        "host": parsed.host or "127.0.0.1",
+        "port": parsed.port or 5432,
+        "user": parsed.username,
+        "password": parsed.password,
+        "dbname": database or parsed.database or "postgres",
+        "connect_timeout": 3,
+    }
+    return {k: v for k, v in params.items() if v is not None}
+
+
+@contextmanager
+def throwaway_postgres_database(admin_url: str, prefix: str) -> Iterator[str]:
+    """Create a uniquely named database, yield its URL, drop it afterwards.
+
+    For tests and benchmarks. ``admin_url`` names a server and a user that may
+    create databases; the new one is dropped even while sessions are open.
+    """
+    import uuid
+
+    import psycopg2
+    from psycopg2 import sql
+
+    admin = psycopg2.connect(**psycopg2_params(admin_url))
+    admin.autocommit = True
+    name = f"{prefix}_{uuid.uuid4().hex[:12]}"
+    try:
+        with admin.cursor() as cursor:
+            cursor.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+        url = make_url(admin_url).set(drivername="postgresql+psycopg2", database=name)
+        yield url.render_as_string(hide_password=False)
+    finally:
+        with admin.cursor() as cursor:
+            cursor.execute(
+                sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(
+                    sql.Identifier(name)
+                )
+            )
+        admin.close()
+
+
 def dispose_engines() -> None:
     """Dispose of and forget every cached engine (tests, forked workers)."""
     with _engines_lock:
