@@ -15,6 +15,8 @@ from actions.common import (
     conversation_turns,
     current_persona,
     latest_message_id,
+    misrouted_to_coach,
+    reply_in_character,
     structured,
 )
 from introcoach.personas import all_personas
@@ -48,6 +50,9 @@ class ActionExplainHelp(PersonaAction):
         tracker: Tracker,
         domain: Dict[str, Any],
     ) -> List[EventType]:
+        heard = misrouted_to_coach(tracker)
+        if heard is not None:
+            return reply_in_character(dispatcher, tracker, heard)
         persona = current_persona(tracker)
         people = "; ".join(p.summary() for p in all_personas())
         coach(
@@ -82,6 +87,9 @@ class ActionExplainRubric(PersonaAction):
         tracker: Tracker,
         domain: Dict[str, Any],
     ) -> List[EventType]:
+        heard = misrouted_to_coach(tracker)
+        if heard is not None:
+            return reply_in_character(dispatcher, tracker, heard)
         mode = "pitch" if tracker.active_loop_name == "pitch_form" else "conversation"
         coach(dispatcher, rubric_plain_words(mode))
         return []
@@ -99,6 +107,9 @@ class ActionGiveHint(PersonaAction):
         tracker: Tracker,
         domain: Dict[str, Any],
     ) -> List[EventType]:
+        heard = misrouted_to_coach(tracker)
+        if heard is not None:
+            return reply_in_character(dispatcher, tracker, heard)
         persona = current_persona(tracker)
         coach(
             dispatcher, f"(Hint) {suggest_hint(conversation_turns(tracker), persona)}"
@@ -118,6 +129,9 @@ class ActionGiveFeedback(PersonaAction):
         tracker: Tracker,
         domain: Dict[str, Any],
     ) -> List[EventType]:
+        heard = misrouted_to_coach(tracker)
+        if heard is not None:
+            return reply_in_character(dispatcher, tracker, heard)
         persona = current_persona(tracker)
         turns = conversation_turns(tracker)
         report: Optional[ScoreReport] = None

@@ -16,7 +16,8 @@ from rasa_sdk import Action, Tracker
 from rasa_sdk.events import EventType, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
-from introcoach.dialogue import PersonaVoice, Reply
+from introcoach.dialogue import Heard, PersonaVoice, Reply, hear
+from introcoach.dialogue.understand import is_coaching_command
 from introcoach.personas import Persona, find_persona, pick_persona
 from introcoach.scoring import Turn, find_interest_mentions
 
@@ -127,19 +128,92 @@ def coach(dispatcher: CollectingDispatcher, text: str, **extra: Any) -> None:
     dispatcher.utter_message(text=text, speaker=COACH, **extra)
 
 
+def heard_from(tracker: Tracker, persona: Persona) -> Heard:
+    """What the persona heard in the trainee's latest message."""
+    entities: Dict[str, List[str]] = {}
+    for entity in (tracker.latest_message or {}).get("entities") or []:
+        if entity.get("entity") and entity.get("value") is not None:
+            entities.setdefault(str(entity["entity"]), []).append(str(entity["value"]))
+    return hear(latest_text(tracker), persona, latest_intent(tracker), entities)
+
+
 def speak(
-    dispatcher: CollectingDispatcher, persona: Persona, reply: Reply
+    dispatcher: CollectingDispatcher,
+    persona: Persona,
+    reply: Reply,
+    tracker: Optional[Tracker] = None,
 ) -> List[EventType]:
-    """Send a reply in character and remember what was said."""
-    say(dispatcher, persona, reply.text)
-    return [SlotSet("persona_memory", reply.memory.to_dict())]
+    """Send a reply in character and remember what was said.
+
+    The plan (what the reply reacted to, answered and asked) travels in the
+    message metadata, so transcripts and the role-play suite can check it.
+    """
+    say(dispatcher, persona, reply.text, plan=reply.plan)
+    events: List[EventType] = [SlotSet("persona_memory", reply.memory.to_dict())]
+    name = reply.memory.trainee.get("name")
+    if tracker is not None and name and tracker.get_slot("user_name") != name:
+        # Rasa fills the slot from the first name entity, which may be the
+        # persona's own ("Hi Priya! I'm Tina").
+        events.append(SlotSet("user_name", name))
+    elif (
+        tracker is not None
+        and not name
+        and tracker.get_slot("user_name")
+        and is_persona_name(str(tracker.get_slot("user_name")), persona)
+    ):
+        events.append(SlotSet("user_name", None))
+    return events
+
+
+def reply_in_character(
+    dispatcher: CollectingDispatcher,
+    tracker: Tracker,
+    heard: Optional[Heard] = None,
+) -> List[EventType]:
+    """The persona's planned reply to the trainee's latest message."""
+    persona = current_persona(tracker)
+    heard = heard or heard_from(tracker, persona)
+    reply = voice_for(tracker, persona).respond(heard)
+    return speak(dispatcher, persona, reply, tracker)
+
+
+COMMAND_INTENTS = frozenset(
+    {"ask_hint", "ask_feedback", "ask_rubric", "help", "start_over"}
+)
+
+
+def misrouted_to_coach(tracker: Tracker) -> Optional[Heard]:
+    """A message Rasa took for a coaching command that is really for the persona.
+
+    "Any tips for a first race?" is a question to the persona, not a request
+    for a hint: commands are recognised by their own words (hint, feedback,
+    rubric, start over...). Buttons ("/ask_hint") and anything said during a
+    pitch stay commands.
+
+    Returns:
+        What the persona heard, when it should answer in character; else None.
+    """
+    text = latest_text(tracker).strip()
+    intent = latest_intent(tracker)
+    if intent not in COMMAND_INTENTS or not text or text.startswith("/"):
+        return None
+    if tracker.active_loop_name or is_coaching_command(text):
+        return None
+    heard = heard_from(tracker, current_persona(tracker))
+    if heard.question is not None and (heard.question.topic or intent != "help"):
+        return heard
+    if intent != "help" and (
+        heard.feeling or heard.introduced or heard.likes or heard.dislikes
+    ):
+        return heard
+    return None
 
 
 def open_conversation(
     dispatcher: CollectingDispatcher, persona: Persona, tracker: Tracker
 ) -> List[EventType]:
     """Set the scene and let the persona speak first; starts a new segment."""
-    voice = PersonaVoice(persona)
+    voice = PersonaVoice(persona, seed=tracker.sender_id)
     scene, line = voice.opening()
     dispatcher.utter_message(
         text=scene,
@@ -157,7 +231,7 @@ def open_conversation(
     say(dispatcher, persona, line)
     return [
         SlotSet("persona_id", persona.id),
-        SlotSet("persona_memory", None),
+        SlotSet("persona_memory", voice.opening_state()),
         SlotSet("last_pitch", None),
     ]
 

@@ -20,7 +20,9 @@ from actions.common import (
     current_persona,
     latest_intent,
     latest_text,
+    misrouted_to_coach,
     open_conversation,
+    reply_in_character,
     reset_practice_slots,
 )
 from introcoach.personas import find_persona, persona_named_in, pick_persona
@@ -136,6 +138,9 @@ class ActionRestartPractice(PersonaAction):
         tracker: Tracker,
         domain: Dict[str, Any],
     ) -> List[EventType]:
+        heard = misrouted_to_coach(tracker)
+        if heard is not None:
+            return reply_in_character(dispatcher, tracker, heard)
         persona = current_persona(tracker)
         coach(
             dispatcher,

@@ -422,6 +422,46 @@ def _run_web(args: argparse.Namespace) -> int:
 
 # -- wiring ----------------------------------------------------------------------
 
+
+def _add_personas(parser: argparse.ArgumentParser) -> None:
+    actions = parser.add_subparsers(dest="action", metavar="ACTION")
+    actions.required = True
+    check = actions.add_parser(
+        "check",
+        help="report each persona's missing or thin parts; exit 1 on schema errors",
+        description="Validate a persona file and report what each persona lacks.",
+    )
+    check.add_argument(
+        "file",
+        nargs="?",
+        type=Path,
+        help="persona YAML file (default: INTROCOACH_PERSONAS or the packaged one)",
+    )
+
+
+def _run_personas(args: argparse.Namespace) -> int:
+    from introcoach.personas import (
+        PersonaError,
+        load_personas_file,
+        personas_path,
+        thin_parts,
+    )
+
+    path = args.file or personas_path()
+    try:
+        personas = load_personas_file(path)
+    except PersonaError as exc:
+        print(f"{path}: schema error: {exc}")
+        return 1
+    print(f"{path}: {len(personas)} persona(s), schema valid")
+    for persona in personas:
+        notes = thin_parts(persona)
+        print(f"\n{persona.id} ({persona.name}): " + ("complete" if not notes else ""))
+        for note in notes:
+            print(f"  - {note}")
+    return 0
+
+
 Adder = Callable[[argparse.ArgumentParser], None]
 Runner = Callable[[argparse.Namespace], int]
 
@@ -440,6 +480,7 @@ SUBCOMMANDS: Dict[str, Tuple[str, Adder, Runner]] = {
         _run_retention,
     ),
     "web": ("run the supervisor review web app", _add_web, _run_web),
+    "personas": ("check a persona file", _add_personas, _run_personas),
 }
 
 

@@ -40,11 +40,21 @@ RESET = [
     SlotSet("user_interest", None),
     SlotSet("pitch_text", None),
 ]
-OPEN_DANA = [
-    SlotSet("persona_id", "dana"),
-    SlotSet("persona_memory", None),
-    SlotSet("last_pitch", None),
-]
+
+
+def opened(persona_id: str, sender: str = "test-sender") -> List[Dict[str, Any]]:
+    """The slot events that open a conversation with a persona."""
+    from introcoach.dialogue import PersonaVoice
+
+    state = PersonaVoice(get_persona(persona_id), seed=sender).opening_state()
+    return [
+        SlotSet("persona_id", persona_id),
+        SlotSet("persona_memory", state),
+        SlotSet("last_pitch", None),
+    ]
+
+
+OPEN_DANA = opened("dana")
 
 STRONG_PITCH = (
     "Hi, I'm Sam Ortiz, a certified peer specialist at Lakeside Recovery Center. "
@@ -83,9 +93,7 @@ async def test_session_start_uses_persona_from_metadata(
     marcus = get_persona("marcus")
     assert events == [
         SessionStarted(),
-        SlotSet("persona_id", "marcus"),
-        SlotSet("persona_memory", None),
-        SlotSet("last_pitch", None),
+        *opened("marcus"),
         ActionExecuted("action_listen"),
     ]
     assert texts(dispatcher) == [f"({marcus.scene})", marcus.opener]
@@ -145,11 +153,10 @@ async def test_session_start_pick_is_repeatable_per_sender(make_tracker, domain)
 async def test_switch_persona_to_the_one_named(make_tracker, dispatcher, domain):
     tracker = make_tracker("can I talk to Marcus instead?", intent="switch_persona")
     events = await ActionSwitchPersona().run(dispatcher, tracker, domain)
-    assert events == [ActiveLoop(None), SlotSet("requested_slot", None)] + RESET + [
-        SlotSet("persona_id", "marcus"),
-        SlotSet("persona_memory", None),
-        SlotSet("last_pitch", None),
-    ]
+    assert events == [
+        ActiveLoop(None),
+        SlotSet("requested_slot", None),
+    ] + RESET + opened("marcus")
     assert "You say goodbye to Dana and meet Marcus Bell" in texts(dispatcher)[0]
     assert texts(dispatcher)[-1] == get_persona("marcus").opener
 
@@ -188,45 +195,52 @@ async def test_restart_starts_fresh_with_same_persona(make_tracker, dispatcher, 
 
 
 async def test_greet_answers_and_asks_back(make_tracker, dispatcher, domain):
-    # Right after the opener the persona's own question stands; later it asks one.
+    # Right after the opener its question stands: a greeting is only greeted.
+    memory = OPEN_DANA[1]["value"]
     events = await ActionGreet().run(
-        dispatcher, make_tracker("hi there", intent="greet"), domain
+        dispatcher,
+        make_tracker("hi there", intent="greet", slots={"persona_memory": memory}),
+        domain,
     )
     memory = only_memory(events)
-    assert memory["turn"] == 1 and memory["used_questions"] == []
-    assert texts(dispatcher) == ["Hi! It's so nice to meet you."]
+    assert memory["turn"] == 1
+    (text,) = texts(dispatcher)
+    assert text.count("?") <= 1 and "first time" not in text
     later = CollectingDispatcher()
     tracker = make_tracker(
         "hello again", intent="greet", slots={"persona_memory": memory}
     )
     memory = only_memory(await ActionGreet().run(later, tracker, domain))
-    assert memory["turn"] == 2 and len(memory["used_questions"]) == 1
-    assert texts(later)[0].endswith("?")
+    assert memory["turn"] == 2
     assert speakers(later) == ["persona"]
+    assert texts(later)[0] != text
 
 
 @pytest.mark.parametrize(
-    "intent, expected",
+    "intent, text, topic, expected",
     [
-        ("ask_persona_work", "hospital discharge planner"),
-        ("ask_persona_organization", "St. Brigid Regional Medical Center"),
-        ("ask_persona_interests", "Care transitions"),
-        ("ask_travel", "drove three hours"),
-        ("ask_sports", "trail running"),
-        ("ask_weather", "?"),
-        ("ask_conference", "session"),
-        ("ask_wellbeing", "doing well"),
+        ("ask_persona_work", "what do you do?", "day_to_day", "discharge planner"),
+        ("ask_persona_organization", "tell me about St. Brigid", "organization", ""),
+        ("ask_persona_interests", "what do you do for fun?", "interests", ""),
+        ("ask_travel", "how was the trip?", "trip", ""),
+        ("ask_sports", "are you into sports?", "sports", "running"),
+        ("ask_weather", "crazy weather huh", "weather", ""),
+        ("ask_conference", "enjoying the conference?", "session", ""),
+        ("ask_wellbeing", "how are you doing?", "wellbeing", ""),
+        # Rasa's intent is a prior; the words decide when they are clear.
+        ("ask_persona_work", "how did you get into this work?", "story", ""),
     ],
 )
 async def test_answer_question_by_topic(
-    make_tracker, dispatcher, domain, intent, expected
+    make_tracker, dispatcher, domain, intent, text, topic, expected
 ):
     events = await ActionAnswerQuestion().run(
-        dispatcher, make_tracker("question", intent=intent), domain
+        dispatcher, make_tracker(text, intent=intent), domain
     )
     only_memory(events)
-    (text,) = texts(dispatcher)
-    assert expected in text
+    (said,) = texts(dispatcher)
+    assert dispatcher.messages[0]["plan"]["answered"] == topic, said
+    assert expected in said
 
 
 async def test_interests_reveal_hidden_ones_when_asked_again(make_tracker, domain):
@@ -263,10 +277,9 @@ async def test_introduction_uses_name_and_asks_about_role(
     )
     only_memory(await ActionRespondIntroduction().run(dispatcher, tracker, domain))
     (text,) = texts(dispatcher)
-    assert "Sam" in text
-    assert (
-        "A peer specialist at Hope Center, how long have you been doing that?" in text
-    )
+    assert "Sam" in text and "peer specialist" in text
+    assert dispatcher.messages[0]["plan"]["reacted"] == "intro"
+    assert text.count("?") <= 1
 
 
 async def test_persona_greeted_by_name_does_not_take_it_for_the_trainees(
@@ -313,7 +326,8 @@ async def test_introduction_without_details_asks_what_they_do(
 ):
     tracker = make_tracker("nice to meet you, I'm new here", intent="introduce_self")
     await ActionRespondIntroduction().run(dispatcher, tracker, domain)
-    assert texts(dispatcher)[0].endswith("So what kind of work do you do?")
+    assert texts(dispatcher)[0].endswith("?")
+    assert dispatcher.messages[0]["plan"]["asked"] in ("role", "clients", "other")
 
 
 async def test_shared_interest_is_noticed(make_tracker, dispatcher, domain):
@@ -358,7 +372,8 @@ async def test_comment_keeps_conversation_going(
         )
     )
     (text,) = texts(dispatcher)
-    assert text.endswith("?")
+    assert dispatcher.messages[0]["plan"]["reacted"] == "empathy_ack"
+    assert text.count("?") <= 1
 
 
 async def test_exchange_contact_and_goodbye(make_tracker, domain):
@@ -385,7 +400,7 @@ async def test_steer_back_stays_in_character(make_tracker, dispatcher, domain):
         )
     )
     (text,) = texts(dispatcher)
-    assert text.strip() and text.endswith("?")
+    assert text.strip() and "catch" not in text and "follow" not in text
     assert speakers(dispatcher) == ["persona"]
 
 
@@ -394,7 +409,8 @@ async def test_minimal_persona_works(make_tracker, dispatcher, domain):
         "what do you do?", intent="ask_persona_work", slots={"persona_id": "grace"}
     )
     only_memory(await ActionAnswerQuestion().run(dispatcher, tracker, domain))
-    assert "county behavioral health director" in texts(dispatcher)[0]
+    assert texts(dispatcher)[0].strip()
+    assert dispatcher.messages[0]["plan"]["answered"] == "day_to_day"
 
 
 # -- coaching -------------------------------------------------------------------

@@ -1,72 +1,227 @@
-"""The persona voice: memory, variety and staying in character."""
+"""The persona's reply planner: hearing messy input, planning, wording, memory."""
 
 from __future__ import annotations
 
-from types import SimpleNamespace
+import re
+from typing import List, Optional
 
 import pytest
 
-from introcoach.dialogue import TOPICS, Memory, PersonaVoice, spoken_interest
-from introcoach.personas import all_personas, get_persona
+from introcoach.dialogue import ConversationState, PersonaVoice, hear
+from introcoach.dialogue.state import sentence_key
+from introcoach.personas import STANDARD_TOPICS, all_personas, get_persona
+
+QUESTIONS = [
+    "what does a typical day look like for you",
+    "who do you mostly work with",
+    "how does someone get in, is there a waiting list",
+    "how did you end up doing this work",
+    "what are you proudest of",
+    "what keeps you up at night",
+    "any advice for someone new to the field",
+    "what did you think of the keynote",
+    "how was your trip in",
+    "what are you doing after the conference",
+    "what do you do for fun",
+    "do you follow any sports",
+    "sorry whats your name again",
+]
 
 
-def test_memory_survives_a_malformed_slot() -> None:
-    assert Memory.from_dict(
-        {"turn": "x", "used_facts": [1, "a"], "shared": [3, "hiking"]}
-    ).to_dict() == {
-        "turn": 0,
-        "used_facts": [1],
-        "used_questions": [],
-        "revealed": [],
-        "shared": ["hiking"],
-    }
-    assert Memory.from_dict("not a dict").turn == 0
+def converse(persona_id: str, messages: List[str], seed: str = "t") -> List[str]:
+    persona = get_persona(persona_id)
+    memory = PersonaVoice(persona, seed=seed).opening_state()
+    replies = []
+    for message in messages:
+        reply = PersonaVoice(persona, memory, seed=seed).respond(hear(message, persona))
+        memory = reply.memory.to_dict()
+        replies.append(reply.text)
+    return replies
 
 
-def test_questions_do_not_repeat_until_used_up() -> None:
-    persona = get_persona("dana")
-    memory = None
-    asked = []
-    for _ in range(len(persona.questions)):
-        voice = PersonaVoice(persona, memory, seed="s")
-        asked.append(voice.ask_back())
-        memory = voice.memory.to_dict()
-    assert sorted(asked) == sorted(persona.questions)
-
-
-@pytest.mark.parametrize("persona", all_personas(), ids=lambda p: p.id)
-def test_every_persona_answers_every_topic(persona) -> None:
-    voice = PersonaVoice(persona, seed="t", user_name="Sam")
-    assert all(voice.opening())
-    for topic in TOPICS:
-        assert voice.answer(topic).text.strip()
-    assert voice.greet().text and voice.steer_back().text and voice.goodbye().text
-    assert "Sam" in voice.goodbye().text
-
-
-def test_shared_interest_warms_up_once() -> None:
-    voice = PersonaVoice(get_persona("priya"), seed="t")
-    hiking = SimpleNamespace(interest="hiking", negated=False)
-    first = voice.notice_shared_interest([hiking])
-    assert first and "hiking" in first.lower()
-    assert voice.notice_shared_interest([hiking]) is None
-    assert voice.memory.shared == ["hiking"]
-
-
-def test_negated_mentions_are_ignored() -> None:
-    voice = PersonaVoice(get_persona("priya"), seed="t")
+def test_state_survives_a_malformed_slot() -> None:
+    state = ConversationState.from_dict(
+        {"turn": "x", "said": [1, "hi"], "trainee": {"name": 3, "role": "coach"}}
+    )
     assert (
-        voice.notice_shared_interest([SimpleNamespace(interest="hiking", negated=True)])
-        is None
+        state.turn == 0 and state.said == ["hi"] and state.trainee == {"role": "coach"}
+    )
+    assert ConversationState.from_dict("not a dict").to_dict() == (
+        ConversationState().to_dict()
     )
 
 
-def test_spoken_interest() -> None:
-    assert spoken_interest("her rescue dog, Biscuit") == "my rescue dog, Biscuit"
-    assert spoken_interest("gardening") == "gardening"
+@pytest.mark.parametrize(
+    "text, name, role, organization, topic",
+    [
+        (
+            "hey im jo, recovry coach at the shelter, hows your week going",
+            "Jo",
+            "recovery coach",
+            "the shelter",
+            "wellbeing",
+        ),
+        (
+            "Hi Dana! I'm Tina, a peer specialist at Blue Harbor Clinic.",
+            "Tina",
+            "peer specialist",
+            "Blue Harbor Clinic",
+            None,
+        ),
+        ("im so tired, long day", None, None, None, None),
+        ("sorry whats your name again", None, None, None, "name"),
+        ("how do ppl get a bed at your place", None, None, None, "access"),
+        ("how did you end up doing this", None, None, None, "story"),
+        ("any tips for a first race?", None, None, None, "advice"),
+    ],
+)
+def test_hears_messy_input(
+    text: str,
+    name: Optional[str],
+    role: Optional[str],
+    organization: Optional[str],
+    topic: Optional[str],
+) -> None:
+    heard = hear(text, get_persona("dana"))
+    assert (heard.name, heard.role, heard.organization) == (name, role, organization)
+    assert (heard.question.topic if heard.question else None) == topic
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "I get people out of the ER into housing",
+        "i'm the person who answers the peer line",
+        "I'm a peer",
+        "i work the warm line at the clubhouse",
+    ],
+)
+def test_roles_without_a_title_are_heard(text: str) -> None:
+    assert hear(text, get_persona("dana")).role_known
+
+
+@pytest.mark.parametrize(
+    "persona_id, text, label",
+    [
+        ("kevin", "cycling's not my thing tbh", "cycling"),
+        ("kevin", "Baseball? Never liked it.", "baseball"),
+        ("priya", "i dont really hike", "hiking"),
+    ],
+)
+def test_a_disliked_interest_is_never_celebrated(
+    persona_id: str, text: str, label: str
+) -> None:
+    persona = get_persona(persona_id)
+    heard = hear(text, persona)
+    assert heard.dislikes == [label] and not heard.likes
+    reply = converse(persona_id, [text])[0]
+    assert label not in reply.lower() and "too" not in reply.lower().split()
+
+
+@pytest.mark.parametrize(
+    "text, feeling",
+    [
+        ("honestly im kind of nervous, first confrence", "nervous"),
+        ("I'm scared about going back to work after a long break", "back_to_work"),
+        ("I'm in recovery myself, 3 years", "lived_experience"),
+        ("this is a lot, i feel kinda lost", "overwhelmed"),
+        ("thanks, this made me feel less awkward", None),
+    ],
+)
+def test_feelings_are_heard(text: str, feeling: Optional[str]) -> None:
+    assert hear(text, get_persona("rosa")).feeling == feeling
 
 
 @pytest.mark.parametrize("persona", all_personas(), ids=lambda p: p.id)
-def test_asked_about_work_a_persona_names_its_role_once(persona) -> None:
-    said = PersonaVoice(persona, seed="w").answer("work").text.lower()
-    assert said.count(persona.role.lower()) == 1, said
+def test_every_persona_answers_every_question_without_repeating(persona) -> None:
+    replies = converse(persona.id, QUESTIONS, seed="every")
+    said = [sentence_key(s) for r in replies for s in re.split(r"(?<=[.!?])\s+", r)]
+    assert len(said) == len(set(said)), replies
+    for question, reply in zip(QUESTIONS, replies, strict=True):
+        assert reply.strip(), question
+        assert reply.count("?") <= 1, reply
+        assert "didn't catch" not in reply and "not sure I follow" not in reply
+
+
+@pytest.mark.parametrize("persona", all_personas(), ids=lambda p: p.id)
+def test_a_question_gets_its_topic(persona) -> None:
+    memory = PersonaVoice(persona, seed="q").opening_state()
+    for key in ("story", "advice", "trip", "plans", "access"):
+        ask = {
+            "story": "how did you get into this work",
+            "advice": "any advice for someone starting out",
+            "trip": "how was your trip",
+            "plans": "what are you up to after the conference",
+            "access": "how do people get referred to you",
+        }[key]
+        reply = PersonaVoice(persona, memory, seed="q").respond(hear(ask, persona))
+        memory = reply.memory.to_dict()
+        assert reply.plan.get("answered") == key, (ask, reply.text, reply.plan)
+
+
+def test_the_opener_question_is_not_asked_again() -> None:
+    # Dana's opener asks "Is this your first time at this conference?"
+    replies = converse("dana", ["yes first time! im sam", "cool", "what do you do"])
+    assert not any("first time" in r.lower() and "?" in r for r in replies)
+
+
+def test_an_unknown_question_gets_an_honest_deflection() -> None:
+    reply = converse("walter", ["do you know the wifi password"])[0]
+    assert "?" not in reply.split(".")[0]
+    assert "catch" not in reply and reply.strip()
+
+
+def test_shared_interest_warms_up_once() -> None:
+    persona = get_persona("priya")
+    memory = PersonaVoice(persona, seed="w").opening_state()
+    first = PersonaVoice(persona, memory, seed="w").respond(
+        hear("I love hiking", persona)
+    )
+    assert first.plan["reacted"] == "shared_interest"
+    assert first.memory.shared == ["hiking"] and first.memory.warmth >= 1
+    again = PersonaVoice(persona, first.memory.to_dict(), seed="w").respond(
+        hear("hiking is the best", persona)
+    )
+    assert again.plan.get("reacted") != "shared_interest"
+
+
+def test_a_question_about_an_interest_is_answered_not_celebrated() -> None:
+    persona = get_persona("priya")
+    reply = PersonaVoice(persona, PersonaVoice(persona).opening_state()).respond(
+        hear("do you travel a lot?", persona)
+    )
+    assert reply.plan["answered"] == "interests"
+    assert reply.plan.get("reacted") != "shared_interest"
+
+
+def test_a_busy_persona_wraps_up() -> None:
+    replies = converse("marcus", ["ok", "cool", "nice"] * 4)
+    assert any("meeting" in r for r in replies[5:])
+
+
+def test_plain_string_interests_get_display_forms() -> None:
+    persona = get_persona("grace")
+    interest = persona.interest("birdwatching")
+    assert (interest.label, interest.mine, interest.kind) == (
+        "birdwatching",
+        "birdwatching",
+        "personal",
+    )
+    from introcoach.personas import persona_from_dict
+
+    dog = persona_from_dict(
+        {
+            "id": "x",
+            "name": "X Y",
+            "role": "peer",
+            "organization": "Z",
+            "interests": ["her rescue dog, Biscuit"],
+        }
+    ).interest("her rescue dog, Biscuit")
+    assert dog.mine == "my rescue dog, Biscuit" and dog.theirs == "rescue dog"
+
+
+@pytest.mark.parametrize("topic", STANDARD_TOPICS)
+def test_the_minimal_persona_answers_from_the_defaults(topic: str) -> None:
+    voice = PersonaVoice(get_persona("grace"))
+    assert voice._next_answer(topic)

@@ -1,11 +1,18 @@
 """What a persona says, in character, turn by turn.
 
-This module knows nothing about Rasa: the actions pass it the persona, the
-trainee's words and a small memory (a JSON-safe dict kept in a slot), and it
-returns the persona's reply and the updated memory. Replies are built from the
-persona's own data (facts, interests, questions) and the shared lines in
+This module knows nothing about Rasa. The actions pass it the persona, what
+the trainee said (:func:`introcoach.dialogue.understand.hear`) and the
+conversation state kept in a slot; it plans the reply, then words it:
+
+1. react to what the trainee actually said (a feeling first, then who they
+   are, common ground, thanks, or the answer to the persona's last question);
+2. answer their question, if there was one: from the persona's topics, or an
+   honest in-character deflection;
+3. ask at most one question back, one they have not answered already.
+
+Words come from the persona's own data and the shared lines in
 ``small_talk.yml``, so a persona added to the YAML file works without code
-changes or retraining.
+changes or retraining. No sentence is said twice in one conversation.
 """
 
 from __future__ import annotations
@@ -15,48 +22,34 @@ import random
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Dict, List, Mapping, Optional, Sequence
+from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple
 
 import yaml
 
-from introcoach.personas import Persona
+from introcoach.dialogue.state import ConversationState, sentence_key
+from introcoach.dialogue.understand import (
+    Heard,
+    Question,
+    hear,
+    is_venue_question,
+)
+from introcoach.personas import Persona, guess_about
+
+__all__ = [
+    "ConversationState",
+    "Heard",
+    "PersonaVoice",
+    "Reply",
+    "hear",
+    "sentence_key",
+]
 
 SMALL_TALK_FILE = Path(__file__).with_name("small_talk.yml")
-
-TOPICS = (
-    "work",
-    "organization",
-    "interests",
-    "conference",
-    "travel",
-    "weather",
-    "sports",
-)
-
-_TRAVEL_WORDS = re.compile(
-    r"\b(drove|drive|flew|fly|flight|hotel|suitcase|commut\w*|trip|train|bus)\b", re.I
-)
-_PERSONAL_WORDS = re.compile(
-    r"\b(hiked|hike|dog|garden\w*|recovery for|own recovery|son|daughter|bike|"
-    r"listen|prefers)\b",
+_SENTENCE = re.compile(r"(?<=[.!?])\s+(?=[A-Z\"'])")
+_SPORTS = re.compile(
+    r"\b(basketball|soccer|baseball|football|cycling|running|hiking|fishing|tennis|"
+    r"golf|hockey|swimming|volleyball|softball)\b",
     re.I,
-)
-_SPORTS = (
-    "basketball",
-    "soccer",
-    "baseball",
-    "football",
-    "cycling",
-    "running",
-    "trail running",
-    "hiking",
-    "fishing",
-    "tennis",
-    "golf",
-    "hockey",
-    "swimming",
-    "volleyball",
-    "softball",
 )
 
 
@@ -67,72 +60,36 @@ def small_talk() -> Dict[str, Any]:
         return yaml.safe_load(handle)
 
 
-def spoken_interest(interest: str) -> str:
-    """An interest as the persona says it ("her rescue dog" -> "my rescue dog")."""
-    return re.sub(r"^(her|his|their)\s+", "my ", interest.strip(), flags=re.I)
-
-
 def _cap(text: str) -> str:
     return text[:1].upper() + text[1:]
 
 
-@dataclass
-class Memory:
-    """What the persona remembers of this conversation (kept in a Rasa slot)."""
+def _article(phrase: str) -> str:
+    return ("an " if phrase[:1].lower() in "aeiou" else "a ") + phrase
 
-    turn: int = 0
-    used_facts: List[int] = field(default_factory=list)
-    used_questions: List[int] = field(default_factory=list)
-    revealed: List[str] = field(default_factory=list)
-    shared: List[str] = field(default_factory=list)
 
-    @classmethod
-    def from_dict(cls, data: Optional[Mapping[str, Any]]) -> Memory:
-        """Rebuild from a slot value, tolerating missing or malformed keys."""
-        data = data if isinstance(data, Mapping) else {}
-
-        def ints(key: str) -> List[int]:
-            return [v for v in data.get(key) or [] if isinstance(v, int)]
-
-        def strs(key: str) -> List[str]:
-            return [v for v in data.get(key) or [] if isinstance(v, str)]
-
-        turn = data.get("turn")
-        return cls(
-            turn=turn if isinstance(turn, int) else 0,
-            used_facts=ints("used_facts"),
-            used_questions=ints("used_questions"),
-            revealed=strs("revealed"),
-            shared=strs("shared"),
-        )
-
-    def to_dict(self) -> Dict[str, Any]:
-        """JSON-safe form for the slot."""
-        return {
-            "turn": self.turn,
-            "used_facts": list(self.used_facts),
-            "used_questions": list(self.used_questions),
-            "revealed": list(self.revealed),
-            "shared": list(self.shared),
-        }
+def split_sentences(text: str) -> List[str]:
+    """A reply's sentences ("Hi! I'm Dana." -> two)."""
+    return [s.strip() for s in _SENTENCE.split(text.strip()) if s.strip()]
 
 
 @dataclass
 class Reply:
-    """The persona's reply and what it now remembers."""
+    """The persona's reply, what it now remembers, and how it was planned."""
 
     text: str
-    memory: Memory
+    memory: ConversationState
+    plan: Dict[str, Any] = field(default_factory=dict)
 
 
 class PersonaVoice:
-    """Builds one persona's replies.
+    """Plans and words one persona's replies.
 
     Args:
         persona: Who is speaking.
-        memory: The conversation memory so far (a dict from the slot, or None).
+        memory: The conversation state so far (a dict from the slot, or None).
         seed: Makes the choice of lines repeatable (the Rasa sender id).
-        user_name: The trainee's name, when they gave it.
+        user_name: The trainee's name, when they gave it earlier.
     """
 
     def __init__(
@@ -143,275 +100,516 @@ class PersonaVoice:
         user_name: Optional[str] = None,
     ) -> None:
         self.persona = persona
-        self.memory = Memory.from_dict(memory)
-        self.memory.turn += 1
-        self.user_name = (user_name or "").strip() or None
-        self._rng = random.Random(f"{seed}:{persona.id}:{self.memory.turn}")
+        self.state = ConversationState.from_dict(memory)
+        if user_name and not self.state.trainee.get("name"):
+            self.state.trainee["name"] = user_name.strip()
+        self._rng = random.Random(f"{seed}:{persona.id}:{self.state.turn}")
         self._lines = small_talk()
+        self._parts: List[str] = []
 
-    # -- helpers ---------------------------------------------------------------
+    # Kept for callers that still say "memory".
+    @property
+    def memory(self) -> ConversationState:
+        """The conversation state."""
+        return self.state
 
-    def _style(self, key: str) -> Any:
+    # -- wording helpers ---------------------------------------------------------
+
+    def _by_style(self, key: str) -> Any:
         block = self._lines[key]
         return block.get(self.persona.personality, block.get("warm"))
 
-    def _fill(self, template: str, **extra: str) -> str:
+    def _values(self, **extra: str) -> Dict[str, str]:
+        name = self.state.trainee.get("name", "")
         values = {
             "first": self.persona.first_name,
-            "role": self.persona.role,
+            "full_name": self.persona.name,
+            "role_a": self.persona.role_with_article(),
             "organization": self.persona.organization,
-            "user_comma": f", {self.user_name}" if self.user_name else "",
+            "name": name,
+            "name_comma": f", {name}" if name else "",
             "session": self._rng.choice(self._lines["sessions"]),
         }
         values.update(extra)
-        return template.format(**values)
+        return values
 
-    def _reply(self, *parts: Optional[str]) -> Reply:
-        text = " ".join(p.strip() for p in parts if p and p.strip())
-        return Reply(text=text, memory=self.memory)
-
-    def _next_fact(
-        self, prefer: Optional[re.Pattern] = None, avoid: Optional[re.Pattern] = None
-    ) -> Optional[str]:
-        facts = self.persona.facts
-        order = [i for i in range(len(facts)) if i not in self.memory.used_facts]
-        if prefer is not None:
-            order.sort(key=lambda i: 0 if prefer.search(facts[i]) else 1)
-        if avoid is not None:
-            order = [i for i in order if not avoid.search(facts[i])] or order
-        if not order:
+    def _pick(self, pool: Sequence[str], **extra: str) -> Optional[str]:
+        """A line from the pool not said yet in this conversation, filled in."""
+        values = self._values(**extra)
+        lines = [line.format(**values) for line in pool]
+        fresh = [line for line in lines if not self._said_any(line)]
+        if not fresh:
             return None
-        index = order[0]
-        self.memory.used_facts.append(index)
-        return facts[index]
+        return self._rng.choice(fresh)
 
-    def ask_back(self) -> str:
-        """A question that gives the trainee a way to continue."""
-        questions = list(self.persona.questions) or self._lines["generic_questions"]
-        unused = [
-            i for i in range(len(questions)) if i not in self.memory.used_questions
-        ]
-        if not unused:
-            return self._rng.choice(self._lines["generic_questions"])
-        index = (
-            unused[0]
-            if self.persona.personality == "reserved"
-            else self._rng.choice(unused)
-        )
-        self.memory.used_questions.append(index)
-        return questions[index]
+    def _said_any(self, text: str) -> bool:
+        said = set(self.state.said) | {
+            sentence_key(s) for part in self._parts for s in split_sentences(part)
+        }
+        return any(sentence_key(s) in said for s in split_sentences(text))
 
-    def notice_shared_interest(self, mentions: Sequence[Any]) -> Optional[str]:
-        """React to a persona interest the trainee just named (not in negation).
+    def _add(self, text: Optional[str]) -> bool:
+        if text and text.strip() and not self._said_any(text):
+            self._parts.append(text.strip())
+            return True
+        return False
 
-        Args:
-            mentions: ``InterestMention``-like objects with ``interest`` and
-                ``negated`` attributes, from the scoring library's matcher.
+    def _finish(self, plan: Dict[str, Any]) -> Reply:
+        text = " ".join(self._parts).strip()
+        if not text:
+            text = self._pick(self._by_style("acknowledge")) or "Mm, yes."
+        for sentence in split_sentences(text):
+            self.state.remember_said(sentence)
+        self._parts = []
+        return Reply(text=text, memory=self.state, plan=plan)
 
-        Returns:
-            A warm-up line for the first interest not yet shared, or None.
-        """
-        for mention in mentions:
-            if getattr(mention, "negated", False):
-                continue
-            interest = mention.interest
-            if interest in self.memory.shared:
-                continue
-            self.memory.shared.append(interest)
-            if interest not in self.memory.revealed:
-                self.memory.revealed.append(interest)
-            key = (
-                "shared_interest_reserved"
-                if self.persona.personality == "reserved"
-                else "shared_interest"
-            )
-            said = spoken_interest(interest)
-            line = self._fill(
-                self._rng.choice(self._lines[key]),
-                interest=said,
-                interest_cap=_cap(said),
-            )
-            detail = self._interest_detail(interest)
-            return f"{line} {detail}".strip()
-        return None
-
-    def _interest_detail(self, interest: str) -> str:
-        keywords = [k.lower() for k in self.persona.keywords_for(interest)]
-        for index, fact in enumerate(self.persona.facts):
-            if index in self.memory.used_facts:
-                continue
-            if any(re.search(rf"\b{re.escape(k)}", fact.lower()) for k in keywords):
-                self.memory.used_facts.append(index)
-                return fact
-        return ""
-
-    # -- turns -----------------------------------------------------------------
+    # -- the opener --------------------------------------------------------------
 
     def opening(self) -> List[str]:
         """Scene narration, then the persona's first line."""
         return [f"({self.persona.scene})", self.persona.opener]
 
-    def greet(self, mentions: Sequence[Any] = ()) -> Reply:
-        """Answer a greeting; right after the opener, let its question stand."""
-        question = self.ask_back() if self.memory.turn > 1 else None
-        return self._reply(
-            self._fill(self._style("greeting")),
-            self.notice_shared_interest(mentions),
-            question,
-        )
+    def opening_state(self) -> Dict[str, Any]:
+        """The state after the opener: its sentences said, its question open."""
+        state = ConversationState()
+        for sentence in split_sentences(self.persona.opener):
+            state.remember_said(sentence)
+        questions = [s for s in split_sentences(self.persona.opener) if "?" in s]
+        if questions:
+            state.open_question = guess_about(questions[-1])
+            state.asked.append(questions[-1])
+        return state.to_dict()
 
-    def wellbeing(self) -> Reply:
-        """Answer "how are you?"."""
-        line = self._style("wellbeing")
-        return self._reply(line, None if line.endswith("?") else self.ask_back())
+    # -- a turn ------------------------------------------------------------------
 
-    def react_to_introduction(
-        self,
-        name: Optional[str],
-        role: Optional[str],
-        organization: Optional[str],
-        interest: Optional[str],
-        mentions: Sequence[Any] = (),
-    ) -> Reply:
-        """React to the trainee introducing themselves, using what they gave."""
-        if name:
-            self.user_name = name
-        greeting = self._fill(self._style("greeting")) if name else "Nice to meet you."
-        shared = self.notice_shared_interest(mentions)
-        follow: Optional[str]
-        if role and organization:
-            follow = f"A {role} at {organization}, how long have you been doing that?"
-            follow = _article_fix(follow)
-        elif role:
-            follow = _article_fix(
-                f"A {role}! What does a typical day look like for you?"
-            )
-        elif organization:
-            follow = f"{organization}, I've heard of them. What do you do there?"
-        elif interest and not shared:
-            follow = self._fill(
-                self._rng.choice(self._lines["new_interest_curious"]),
-                interest=interest,
-                interest_cap=_cap(interest),
-            )
-        else:
-            follow = "So what kind of work do you do?"
-        own = None
-        if not shared and self.persona.personality in ("warm", "curious"):
-            own = f"I'm {self.persona.role_with_article()}."
-        return self._reply(greeting, shared, own, follow)
+    def respond(self, heard: Heard) -> Reply:
+        """Plan and word the reply to one trainee message.
 
-    def answer(self, topic: str, mentions: Sequence[Any] = ()) -> Reply:
-        """Answer a question about one of :data:`TOPICS`."""
-        shared = self.notice_shared_interest(mentions)
-        if topic == "work":
-            role, place = self.persona.role_with_article(), self.persona.organization
-            body = f"I'm {role} at {place}."
-            fact = self._next_fact(avoid=_TRAVEL_WORDS)
-            return self._reply(shared, body, fact, self.ask_back())
-        if topic == "organization":
-            body = (
-                f"{self.persona.organization}? "
-                "I think of us as a small team doing a big job."
-            )
-            fact = self._next_fact(avoid=_PERSONAL_WORDS)
-            return self._reply(shared, body, fact, self.ask_back())
-        if topic == "interests":
-            return self._reply(shared, self._reveal_interest(), self._ask_about_them())
-        if topic == "sports":
-            sport = next((i for i in self.persona.all_interests if _is_sport(i)), None)
-            if sport:
-                if sport not in self.memory.revealed:
-                    self.memory.revealed.append(sport)
-                line = self._fill(
-                    self._rng.choice(self._lines["sports_fan"]),
-                    interest=spoken_interest(sport),
-                )
-            else:
-                other = self.persona.interests[-1]
-                line = self._fill(
-                    self._rng.choice(self._lines["sports_not_fan"]),
-                    interest=spoken_interest(other),
-                )
-            return self._reply(shared, line, "Do you follow anything?")
-        if topic == "travel":
-            fact = self._next_fact(prefer=_TRAVEL_WORDS)
-            if fact and _TRAVEL_WORDS.search(fact):
-                line = fact
-            else:
-                line = self._rng.choice(self._lines["travel"])
-            return self._reply(shared, line, "How about you, did you come far?")
-        if topic == "weather":
-            return self._reply(
-                shared, self._rng.choice(self._lines["weather"]), self.ask_back()
-            )
-        # conference, and anything unexpected
-        line = self._fill(self._rng.choice(self._lines["conference"]))
-        return self._reply(shared, line, "Which sessions are you going to?")
+        Args:
+            heard: What the trainee said, from :func:`hear`.
 
-    def _reveal_interest(self) -> str:
-        """Name an open interest first, then one kept for people who ask."""
-        for interest in self.persona.interests + self.persona.hidden_interests:
-            if interest not in self.memory.revealed:
-                self.memory.revealed.append(interest)
-                said = spoken_interest(interest)
-                if interest in self.persona.hidden_interests:
-                    return (
-                        "Since you ask, not many people know this, "
-                        f"but I really love {said}."
+        Returns:
+            The reply, the updated state and the plan (for the transcript).
+        """
+        state = self.state
+        state.turn += 1
+        answered_open = state.open_question
+        self._learn(heard)
+        plan: Dict[str, Any] = {}
+        preferred: Optional[Dict[str, str]] = None
+
+        reaction, preferred = self._react(heard, answered_open)
+        if reaction:
+            plan["reacted"] = reaction
+        if heard.contact or heard.goodbye:
+            if heard.contact:
+                self._add(self._by_style("contact"))
+                plan["answered"] = "contact"
+            if heard.goodbye:
+                self._add(self._by_style("goodbye").format(**self._values()))
+                plan["answered"] = "goodbye"
+                return self._finish(plan)
+        question = heard.question
+        if question is None and heard.intent in _INTENT_AS_QUESTION:
+            question = Question(heard.text, _INTENT_AS_QUESTION[heard.intent], 1.0)
+        if heard.contact:
+            question = None
+        if question is not None:
+            plan.update(self._answer(question, heard))
+        elif heard.asked_back and answered_open is None:
+            plan.update(self._answer(Question(heard.text, "wellbeing", 1.0), heard))
+        if not self._parts:
+            self._add(self._pick(self._by_style("acknowledge")))
+        asked = self._ask_back(heard, plan, preferred)
+        if asked:
+            plan["asked"] = asked
+        return self._finish(plan)
+
+    def _learn(self, heard: Heard) -> None:
+        state = self.state
+        if heard.name:
+            state.trainee["name"] = heard.name
+            state.learn("name")
+        if heard.role:
+            state.trainee["role"] = heard.role
+        if heard.role or heard.role_known:
+            state.learn("role")
+        if heard.organization:
+            state.trainee["organization"] = heard.organization
+            state.learn("organization")
+        for label in heard.dislikes:
+            if label not in state.dislikes:
+                state.dislikes.append(label)
+            if label in state.likes:
+                state.likes.remove(label)
+        for label in heard.likes:
+            if label not in state.likes and label not in state.dislikes:
+                state.likes.append(label)
+        if heard.their_interest and heard.their_interest not in state.their_interests:
+            state.their_interests.append(heard.their_interest)
+            state.learn("interests")
+        if heard.likes:
+            state.learn("interests")
+        # Anything but a bare question answers the question the persona asked.
+        if state.open_question and (heard.question is None or heard.introduced):
+            state.learn(state.open_question)
+        if heard.feeling in ("nervous", "overwhelmed", "excited"):
+            state.learn("first_time")
+
+    # -- 1. react -----------------------------------------------------------------
+
+    def _react(
+        self, heard: Heard, answered_open: Optional[str]
+    ) -> Tuple[Optional[str], Optional[Dict[str, str]]]:
+        state = self.state
+        preferred: Optional[Dict[str, str]] = None
+        last_interest = state.last_interest
+        state.last_interest = None
+        if heard.feeling:
+            thanked = heard.thanks and self._add(self._pick(self._by_style("thanks")))
+            if self._add(self._pick(self._lines["feeling"][heard.feeling])):
+                state.warm_up()
+                return f"feeling:{heard.feeling}", None
+            if thanked:
+                return "thanks", None
+        if heard.introduced:
+            said = False
+            if heard.name:
+                said = self._add(self._pick(self._by_style("greeting_named")))
+            elif heard.greeting and state.turn == 1:
+                said = self._add(self._pick(self._by_style("greeting")))
+            if heard.role:
+                said = self._add(self._role_line(heard.role)) or said
+                preferred = self._fresh_question(self._lines["after_role"])
+            elif heard.role_known:
+                said = self._add(self._pick(self._lines["role_described"])) or said
+                preferred = self._fresh_question(self._lines["after_role"])
+            elif heard.organization:
+                org = heard.organization
+                said = (
+                    self._add(
+                        self._pick(
+                            self._lines["organization_only"],
+                            their_org=org,
+                            their_org_cap=_cap(org),
+                        )
                     )
-                return f"Outside of work? {_cap(said)}, mostly."
-        said = ", ".join(spoken_interest(i) for i in self.persona.all_interests[:3])
-        return f"You've pretty much got me figured out: {said}."
-
-    def _ask_about_them(self) -> str:
-        return "What about you? What do you do to recharge?"
-
-    def react_to_interest(
-        self, interest: Optional[str], mentions: Sequence[Any] = ()
-    ) -> Reply:
-        """The trainee mentioned one of their own interests."""
-        shared = self.notice_shared_interest(mentions)
+                    or said
+                )
+            if said:
+                return "intro", preferred
+        if heard.empathy and heard.question is None:
+            if self._add(self._pick(self._lines["empathy"])):
+                return "empathy_ack", None
+        if heard.me_too and last_interest and not heard.likes:
+            heard.likes = [last_interest]
+        shared = self._shared_interest(heard)
         if shared:
-            return self._reply(
-                shared,
-                f"How did you get into {spoken_interest(self.memory.shared[-1])}?",
-            )
-        if interest:
-            line = self._fill(
-                self._rng.choice(self._lines["new_interest_curious"]),
-                interest=interest,
-                interest_cap=_cap(interest),
-            )
-            return self._reply(line)
-        return self._reply(
-            self._rng.choice(self._style("acknowledge")), self.ask_back()
+            return "shared_interest", None
+        if heard.dislikes or heard.their_dislike:
+            if self._add(self._pick(self._lines["dislike"])):
+                return "dislike", None
+        if heard.their_interest:
+            theirs = heard.their_interest
+            if self._add(
+                self._pick(
+                    self._lines["their_interest"],
+                    theirs=theirs,
+                    theirs_cap=_cap(theirs),
+                )
+            ):
+                return "their_interest", self._fresh_question(
+                    self._lines["after_their_interest"]
+                )
+        if heard.congrats and self._add(self._pick(self._lines["congrats"])):
+            return "thanks", None
+        if heard.thanks and self._add(self._pick(self._by_style("thanks"))):
+            return "thanks", None
+        if heard.empathy and self._add(self._pick(self._lines["empathy"])):
+            return "empathy_ack", None
+        if answered_open and heard.question is None:
+            line = self._answered_line(answered_open, heard)
+            if line and self._add(line):
+                return "react", None
+        if heard.greeting and state.turn == 1:
+            if self._add(self._pick(self._by_style("greeting"))):
+                return "greeting", None
+        if heard.acknowledgement and heard.question is None:
+            if self._add(self._pick(self._lines["small_ack"])):
+                return "react", None
+        return None, None
+
+    def _role_line(self, role: str) -> Optional[str]:
+        role_a = _article(role)
+        return self._pick(
+            self._lines["role_clean"],
+            their_role_a=role_a,
+            their_role_a_cap=_cap(role_a),
         )
 
-    def react_to_comment(self, mentions: Sequence[Any] = ()) -> Reply:
-        """Acknowledge a remark and keep the conversation going."""
-        shared = self.notice_shared_interest(mentions)
-        if shared:
-            return self._reply(shared, self.ask_back())
-        ack = self._rng.choice(self._style("acknowledge"))
-        fact = self._next_fact() if self._rng.random() < 0.5 else None
-        return self._reply(ack, fact, self.ask_back())
+    def _answered_line(self, about: str, heard: Heard) -> Optional[str]:
+        if about == "first_time":
+            key = "answered_first_time_no" if heard.no else "answered_first_time_yes"
+            if heard.no or heard.yes:
+                return self._pick(self._lines[key])
+        if about in ("origin", "sessions"):
+            return self._pick(self._lines[f"answered_{about}"])
+        if len(heard.text.split()) <= 3:
+            return None
+        return self._pick(self._lines["answered_other"] + self._by_style("acknowledge"))
 
-    def thanks(self) -> Reply:
-        """Answer a thank-you."""
-        return self._reply(self._style("thanks"), self.ask_back())
+    def _shared_interest(self, heard: Heard) -> bool:
+        state = self.state
+        for label in heard.likes:
+            if label in state.shared or label in heard.asked_about:
+                continue
+            interest = self.persona.interest(label)
+            pool = (
+                self._lines["shared_work"]
+                if interest.kind == "work"
+                else self._by_style("shared_interest")
+            )
+            line = self._pick(
+                pool, theirs=interest.theirs, theirs_cap=_cap(interest.theirs)
+            )
+            if not self._add(line):
+                continue
+            state.shared.append(label)
+            if label not in state.revealed:
+                state.revealed.append(label)
+            if interest.story:
+                self._add(interest.story)
+            state.warm_up()
+            return True
+        return False
 
-    def exchange_contact(self) -> Reply:
-        """Hand over contact details."""
-        return self._reply(self._style("contact"))
+    # -- 2. answer ----------------------------------------------------------------
 
-    def goodbye(self) -> Reply:
+    def _answer(self, question: Question, heard: Heard) -> Dict[str, Any]:
+        state = self.state
+        topic = question.topic
+        venue = is_venue_question(question.text)
+        if topic is None and state.last_topic and not venue:
+            # A question we have no topic for, right after an answer, is most
+            # likely about a detail of that answer ("where do they go after?").
+            if self._add(self._next_answer(state.last_topic)):
+                return {"answered": state.last_topic, "follow_up": True}
+            self._add(self._pick(self._lines["follow_up_unknown"]))
+            state.last_topic = None
+            return {"answered": "follow_up", "follow_up": True}
+        if topic is None:
+            own = [d for d in self.persona.deflections if not self._said_any(d)]
+            if venue:
+                line = self._pick(self._lines["venue_deflections"])
+            else:
+                line = self._rng.choice(own) if own else None
+                line = line or self._pick(self._lines["deflections"])
+            self._add(line)
+            return {"answered": "deflect"}
+        if topic == "interests" and heard.asked_about:
+            if self._talk_about_interest(heard.asked_about[0]):
+                return {"answered": "interests"}
+        said = self._say_topic(topic)
+        if not said:
+            self._add(self._pick(self._lines["topic_exhausted"]))
+        if topic not in state.topics:
+            state.topics.append(topic)
+        if topic not in ("name", "wellbeing", "weather"):
+            state.warm_up()
+        state.last_topic = topic
+        return {"answered": topic}
+
+    def _say_topic(self, topic: str) -> bool:
+        if topic == "name":
+            return self._add(self._pick(self._lines["name"]))
+        if topic == "wellbeing":
+            return self._add(self._pick(self._by_style("wellbeing")))
+        if topic == "weather":
+            return self._add(self._pick(self._lines["weather"]))
+        if topic == "interests":
+            return self._reveal_interest()
+        if topic == "sports":
+            return self._sports()
+        answer = self._next_answer(topic)
+        if topic == "day_to_day" and answer and not self._role_said(answer):
+            # "What do you do?" first gets the job itself, once.
+            self._add(self._pick(self._lines["role_intro"]))
+        return self._add(answer)
+
+    def _role_said(self, answer: str) -> bool:
+        role = sentence_key(self.persona.role)
+        if role in sentence_key(answer):
+            return True
+        return any(role in said for said in self.state.said)
+
+    def _next_answer(self, topic: str) -> Optional[str]:
+        found = self.persona.topics.get(topic)
+        answers: Sequence[str] = (
+            found.answers
+            if found is not None
+            else self._lines["default_topics"].get(topic, ())
+        )
+        used = self.state.answers_used.setdefault(topic, [])
+        order = [i for i in range(len(answers)) if i not in used]
+        self._rng.shuffle(order)
+        values = self._values()
+        for index in order:
+            text = (
+                answers[index].format(**values)
+                if "{" in answers[index]
+                else answers[index]
+            )
+            if not self._said_any(text):
+                used.append(index)
+                return text
+        return None
+
+    def _talk_about_interest(self, label: str) -> bool:
+        """They asked about one of the persona's interests: answer about it."""
+        interest = self.persona.interest(label)
+        if label not in self.state.revealed:
+            self.state.revealed.append(label)
+        self.state.last_topic = None
+        self.state.last_interest = label
+        lines = [interest.story] if interest.story else []
+        lines += [
+            line.format(mine=interest.mine, mine_cap=_cap(interest.mine), label=label)
+            for line in self._lines["asked_interest"]
+        ]
+        for line in lines:
+            if self._add(line):
+                return True
+        return False
+
+    def _reveal_interest(self) -> bool:
+        state = self.state
+        personal = [
+            label
+            for label in self.persona.all_interests
+            if self.persona.interest(label).kind == "personal"
+        ] or list(self.persona.all_interests)
+        for label in personal:
+            if label in state.revealed:
+                continue
+            interest = self.persona.interest(label)
+            hidden = label in self.persona.hidden_interests
+            pool = self._lines["interests_hidden" if hidden else "interests_open"]
+            line = self._pick(pool, mine=interest.mine, mine_cap=_cap(interest.mine))
+            if not self._add(line):
+                continue
+            state.revealed.append(label)
+            state.last_interest = label
+            if interest.story:
+                self._add(interest.story)
+            return True
+        return self._add(self._pick(self._lines["interests_all_told"]))
+
+    def _sports(self) -> bool:
+        sport = next((i for i in self.persona.all_interests if _SPORTS.search(i)), None)
+        if sport:
+            interest = self.persona.interest(sport)
+            if sport not in self.state.revealed:
+                self.state.revealed.append(sport)
+            self.state.last_interest = sport
+            said = self._add(
+                self._pick(self._lines["sports_fan"], label=interest.label)
+            )
+            if said and interest.story:
+                self._add(interest.story)
+            return said
+        personal = [
+            self.persona.interest(label)
+            for label in self.persona.all_interests
+            if self.persona.interest(label).kind == "personal"
+        ] or [self.persona.interest(self.persona.interests[-1])]
+        other = personal[0]
+        return self._add(
+            self._pick(
+                self._lines["sports_not_fan"],
+                label=other.label,
+                mine_cap=_cap(other.mine),
+            )
+        )
+
+    # -- 3. ask back ----------------------------------------------------------------
+
+    def _fresh_question(
+        self, pool: Sequence[Mapping[str, str]]
+    ) -> Optional[Dict[str, str]]:
+        for item in self._rng.sample(list(pool), len(pool)):
+            if (
+                item["text"] not in self.state.asked
+                and item["about"] not in self.state.known
+            ):
+                return dict(item)
+        return None
+
+    def _ask_back(
+        self, heard: Heard, plan: Dict[str, Any], preferred: Optional[Dict[str, str]]
+    ) -> Optional[str]:
+        state = self.state
+        state.open_question = None
+        if "?" in " ".join(self._parts):
+            return None
+        if self._wrap_up():
+            return None
+        answered = plan.get("answered")
+        candidate: Optional[Dict[str, str]] = preferred
+        if candidate is None and answered in self._lines["reciprocal"]:
+            item = self._lines["reciprocal"][answered]
+            if item["text"] not in state.asked and item["about"] not in state.known:
+                candidate = dict(item)
+        if candidate is None:
+            # After a real answer, leave room for the trainee's next question
+            # every other time: a partner who always asks back interrogates.
+            if answered and answered not in ("deflect",) and state.turn % 2 == 0:
+                return None
+            own = [{"text": q.text, "about": q.about} for q in self.persona.asked]
+            if "role" not in state.known:
+                # Who they are comes first: a stranger asks what you do.
+                about_role = [q for q in own if q["about"] == "role"] or [
+                    q for q in self._lines["generic_questions"] if q["about"] == "role"
+                ]
+                candidate = self._fresh_question(about_role)
+            if candidate is None and own:
+                candidate = self._fresh_question(own)
+            if candidate is None:
+                candidate = self._fresh_question(self._lines["generic_questions"])
+        if candidate is None or not self._add(candidate["text"]):
+            return None
+        state.asked.append(candidate["text"])
+        state.open_question = candidate["about"]
+        return candidate["about"]
+
+    def _wrap_up(self) -> bool:
+        state = self.state
+        limit = 7 if self.persona.personality == "busy" else 14
+        if state.wrapped_up or state.turn < limit:
+            return False
+        state.wrapped_up = True
+        return self._add(self._pick(self._by_style("wrap_up")))
+
+    # -- closings -------------------------------------------------------------------
+
+    def exchange_contact(self, heard: Optional[Heard] = None) -> Reply:
+        """Hand over contact details (after reacting to anything else said)."""
+        self.state.turn += 1
+        if heard is not None:
+            self._learn(heard)
+            if heard.feeling:
+                self._react(heard, None)
+        self._add(self._by_style("contact"))
+        return self._finish({"answered": "contact"})
+
+    def goodbye(self, heard: Optional[Heard] = None) -> Reply:
         """Say goodbye in character."""
-        return self._reply(self._fill(self._style("goodbye")))
-
-    def steer_back(self) -> Reply:
-        """An in-character answer to something not understood, steering back."""
-        return self._reply(self._rng.choice(self._style("steer_back")), self.ask_back())
+        self.state.turn += 1
+        if heard is not None:
+            self._learn(heard)
+            if heard.thanks:
+                self._add(self._pick(self._by_style("thanks")))
+        self._add(self._by_style("goodbye").format(**self._values()))
+        return self._finish({"answered": "goodbye"})
 
     def invite_pitch(self) -> Reply:
         """Invite an elevator pitch."""
@@ -425,13 +623,19 @@ class PersonaVoice:
             "I'd love to hear it. Tell me who you are and what you do, like we just "
             "met.",
         )
-        return self._reply(line)
+        self._parts.append(line)
+        return self._finish({"answered": "pitch"})
 
 
-def _article_fix(text: str) -> str:
-    return re.sub(r"\bA ([aeiouAEIOU])", r"An \1", text)
-
-
-def _is_sport(interest: str) -> bool:
-    lowered = interest.lower()
-    return any(sport in lowered for sport in _SPORTS)
+# Rasa intents that are questions even when the words hide it ("tell me about
+# your day" has no question word at the start).
+_INTENT_AS_QUESTION = {
+    "ask_wellbeing": "wellbeing",
+    "ask_persona_work": "day_to_day",
+    "ask_persona_organization": "organization",
+    "ask_persona_interests": "interests",
+    "ask_conference": "session",
+    "ask_travel": "trip",
+    "ask_weather": "weather",
+    "ask_sports": "sports",
+}

@@ -28,6 +28,77 @@ class PersonaError(ValueError):
     """A persona file or entry is missing, malformed or incomplete."""
 
 
+#: Topic keys every full persona should cover (``introcoach personas check``).
+STANDARD_TOPICS = (
+    "day_to_day",
+    "who_they_serve",
+    "organization",
+    "access",
+    "story",
+    "proud",
+    "worried",
+    "advice",
+    "session",
+    "trip",
+    "plans",
+)
+#: What a persona's question can be about; see docs/personas.md.
+QUESTION_ABOUT = (
+    "name",
+    "role",
+    "organization",
+    "clients",
+    "story",
+    "first_time",
+    "sessions",
+    "origin",
+    "interests",
+    "plans",
+    "field_time",
+    "wellbeing",
+    "other",
+)
+INTEREST_KINDS = ("work", "personal")
+
+
+@dataclass(frozen=True)
+class Interest:
+    """One interest with the forms every sentence frame needs.
+
+    Attributes:
+        label: A bare noun phrase that reads after "into", "about", "love".
+        kind: ``work`` (a professional passion) or ``personal`` (a hobby).
+        mine: How the persona names it ("my rescue dog, Biscuit").
+        theirs: How it is said back to the trainee ("dogs").
+        story: A first-person detail, or "" when the persona file has none.
+        variants: Other words a trainee might use for it.
+    """
+
+    label: str
+    kind: str = "personal"
+    mine: str = ""
+    theirs: str = ""
+    story: str = ""
+    variants: Tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Topic:
+    """Something the persona can talk about when asked."""
+
+    key: str
+    asks: Tuple[str, ...]
+    answers: Tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class PersonaQuestion:
+    """A question the persona asks, and what the answer tells it."""
+
+    text: str
+    about: str = "other"
+
+
 @dataclass(frozen=True)
 class Persona:
     """One conference attendee.
@@ -49,6 +120,17 @@ class Persona:
     opener: str = ""
     facts: Tuple[str, ...] = ()
     questions: Tuple[str, ...] = ()
+    interest_details: Mapping[str, Interest] = field(default_factory=dict)
+    topics: Mapping[str, Topic] = field(default_factory=dict)
+    deflections: Tuple[str, ...] = ()
+    asked: Tuple[PersonaQuestion, ...] = ()
+    #: Keys the persona file left out and the loader filled from defaults.
+    defaulted: Tuple[str, ...] = ()
+
+    def interest(self, label: str) -> Interest:
+        """The display forms of one interest (derived when the file gave a string)."""
+        found = self.interest_details.get(label)
+        return found if found is not None else _plain_interest(label, ())
 
     @property
     def first_name(self) -> str:
@@ -119,6 +201,127 @@ def _required_text(data: Mapping[str, Any], key: str, persona_id: str) -> str:
     return " ".join(str(value).split())
 
 
+_POSSESSIVE = re.compile(r"^(?:her|his|their)\s+", re.IGNORECASE)
+
+
+def _plain_interest(label: str, variants: Tuple[str, ...]) -> Interest:
+    """An interest given as a plain string: derive the forms from the words."""
+    bare = _POSSESSIVE.sub("", label).strip()
+    mine = _POSSESSIVE.sub("my ", label).strip() if _POSSESSIVE.match(label) else bare
+    theirs = bare.split(",")[0].strip() or bare
+    return Interest(label=label, mine=mine, theirs=theirs, variants=variants)
+
+
+def _text(value: Any, what: str, persona_id: str, required: bool = False) -> str:
+    if value is None or (isinstance(value, str) and not value.strip()):
+        if required:
+            raise PersonaError(f"persona '{persona_id}': {what} must not be empty")
+        return ""
+    if not isinstance(value, (str, int, float)) or isinstance(value, bool):
+        raise PersonaError(f"persona '{persona_id}': {what} must be a string")
+    return " ".join(str(value).split())
+
+
+def _interests(
+    value: Any, key: str, persona_id: str
+) -> Tuple[Tuple[str, ...], Dict[str, Interest]]:
+    """Read ``interests``/``hidden_interests``: strings or interest mappings."""
+    if value is None:
+        return (), {}
+    if isinstance(value, str) or not isinstance(value, Sequence):
+        raise PersonaError(f"persona '{persona_id}': '{key}' must be a list of strings")
+    labels: List[str] = []
+    details: Dict[str, Interest] = {}
+    for item in value:
+        if isinstance(item, Mapping):
+            label = _text(item.get("label"), f"'{key}' label", persona_id, True)
+            kind = _text(item.get("kind"), f"'{label}' kind", persona_id) or "personal"
+            if kind not in INTEREST_KINDS:
+                raise PersonaError(
+                    f"persona '{persona_id}': interest '{label}' kind must be "
+                    "work or personal"
+                )
+            variants = _as_str_tuple(item.get("variants"), "variants", persona_id)
+            plain = _plain_interest(label, variants)
+            details[label] = Interest(
+                label=label,
+                kind=kind,
+                mine=_text(item.get("mine"), "mine", persona_id) or plain.mine,
+                theirs=_text(item.get("theirs"), "theirs", persona_id) or plain.theirs,
+                story=_text(item.get("story"), "story", persona_id),
+                variants=variants,
+            )
+            labels.append(label)
+        else:
+            labels.extend(_as_str_tuple([item], key, persona_id))
+    return tuple(labels), details
+
+
+def _topics(value: Any, persona_id: str) -> Dict[str, Topic]:
+    if value is None:
+        return {}
+    if not isinstance(value, Mapping):
+        raise PersonaError(f"persona '{persona_id}': 'topics' must be a mapping")
+    topics: Dict[str, Topic] = {}
+    for key, entry in value.items():
+        where = f"topic '{key}'"
+        if not isinstance(entry, Mapping):
+            raise PersonaError(
+                f"persona '{persona_id}': {where} must have 'asks' and 'answers'"
+            )
+        answers = _as_str_tuple(entry.get("answers"), f"{where} answers", persona_id)
+        if not answers:
+            raise PersonaError(f"persona '{persona_id}': {where} needs answers")
+        asks = _as_str_tuple(entry.get("asks"), f"{where} asks", persona_id)
+        topics[str(key)] = Topic(key=str(key), asks=asks, answers=answers)
+    return topics
+
+
+_ABOUT_GUESSES = (
+    ("name", re.compile(r"\bname\b", re.I)),
+    ("first_time", re.compile(r"\bfirst (?:time|conference)\b", re.I)),
+    ("sessions", re.compile(r"\b(?:session|sessions|workshop|keynote|panel)\b", re.I)),
+    ("origin", re.compile(r"\b(?:where|far|joining us from|travel)\b", re.I)),
+    ("interests", re.compile(r"\b(?:fun|hobby|hobbies|weekend|free time)\b", re.I)),
+    ("story", re.compile(r"\b(?:get into|got into|how did you)\b", re.I)),
+    ("field_time", re.compile(r"\bhow long\b", re.I)),
+    ("clients", re.compile(r"\b(?:who do you|work with|families|clients)\b", re.I)),
+    ("role", re.compile(r"\b(?:work|do you do|role|job)\b", re.I)),
+    ("plans", re.compile(r"\b(?:after|tonight|plans)\b", re.I)),
+)
+
+
+def guess_about(question: str) -> str:
+    """What a persona's question is about, guessed from its words."""
+    for about, pattern in _ABOUT_GUESSES:
+        if pattern.search(question):
+            return about
+    return "other"
+
+
+def _questions(value: Any, persona_id: str) -> Tuple[PersonaQuestion, ...]:
+    if value is None:
+        return ()
+    if isinstance(value, str) or not isinstance(value, Sequence):
+        raise PersonaError(f"persona '{persona_id}': 'questions' must be a list")
+    found: List[PersonaQuestion] = []
+    for item in value:
+        if isinstance(item, Mapping):
+            text = _text(item.get("text"), "question text", persona_id, True)
+            about = _text(item.get("about"), "question about", persona_id)
+            about = about or guess_about(text)
+            if about not in QUESTION_ABOUT:
+                raise PersonaError(
+                    f"persona '{persona_id}': question about '{about}' must be one "
+                    "of " + ", ".join(QUESTION_ABOUT)
+                )
+            found.append(PersonaQuestion(text, about))
+        else:
+            for text in _as_str_tuple([item], "questions", persona_id):
+                found.append(PersonaQuestion(text, guess_about(text)))
+    return tuple(found)
+
+
 def persona_from_dict(data: Any) -> Persona:
     """Validate one persona mapping and fill in defaults.
 
@@ -147,12 +350,15 @@ def persona_from_dict(data: Any) -> Persona:
     name = _required_text(data, "name", persona_id)
     role = _required_text(data, "role", persona_id)
     organization = _required_text(data, "organization", persona_id)
-    interests = _as_str_tuple(data.get("interests"), "interests", persona_id)
+    interests, details = _interests(data.get("interests"), "interests", persona_id)
     if not interests:
         raise PersonaError(
             f"persona '{persona_id}': 'interests' needs at least one entry"
         )
-    hidden = _as_str_tuple(data.get("hidden_interests"), "hidden_interests", persona_id)
+    hidden, hidden_details = _interests(
+        data.get("hidden_interests"), "hidden_interests", persona_id
+    )
+    details.update(hidden_details)
 
     raw_keywords = data.get("interest_keywords") or {}
     if not isinstance(raw_keywords, Mapping):
@@ -164,6 +370,9 @@ def persona_from_dict(data: Any) -> Persona:
         keywords[str(interest)] = _as_str_tuple(
             variants, "interest_keywords", persona_id
         )
+    for label, detail in details.items():
+        merged = keywords.get(label, ()) + detail.variants
+        keywords[label] = tuple(dict.fromkeys(merged))
 
     personality = str(data.get("personality") or "warm").strip().lower()
     if personality not in PERSONALITIES:
@@ -186,11 +395,15 @@ def persona_from_dict(data: Any) -> Persona:
         "Most of my days are meetings, phone calls and a lot of problem-solving "
         "with people.",
     )
-    questions = _as_str_tuple(data.get("questions"), "questions", persona_id) or (
-        "What kind of work do you do?",
-        "What brings you to the conference?",
-        "Have you been to any good sessions so far?",
+    asked = _questions(data.get("questions"), persona_id) or (
+        PersonaQuestion("What kind of work do you do?", "role"),
+        PersonaQuestion("What brings you to the conference?", "other"),
+        PersonaQuestion("Have you been to any good sessions so far?", "sessions"),
     )
+    topics = _topics(data.get("topics"), persona_id)
+    deflections = _as_str_tuple(data.get("deflections"), "deflections", persona_id)
+    optional = ("scene", "opener", "facts", "questions", "topics", "deflections")
+    defaulted = tuple(key for key in optional if not data.get(key))
     return Persona(
         id=persona_id,
         name=name,
@@ -204,7 +417,12 @@ def persona_from_dict(data: Any) -> Persona:
         scene=scene,
         opener=opener,
         facts=facts,
-        questions=questions,
+        questions=tuple(q.text for q in asked),
+        interest_details=details,
+        topics=topics,
+        deflections=deflections,
+        asked=asked,
+        defaulted=defaulted,
     )
 
 
@@ -310,3 +528,45 @@ def pick_persona(exclude: Optional[str] = None, seed: Optional[str] = None) -> P
     """Pick a persona other than ``exclude``; repeatable for a given seed."""
     choices = [p for p in all_personas() if p.id != exclude] or list(all_personas())
     return random.Random(seed).choice(choices)
+
+
+def thin_parts(persona: Persona) -> List[str]:
+    """What a persona is missing, or has too little of, to hold a conversation.
+
+    A persona with only the required keys still works from the shared
+    defaults; this lists what would make it a better conversation partner.
+
+    Returns:
+        Human-readable notes, empty when nothing is thin.
+    """
+    notes: List[str] = []
+    for key in ("scene", "opener"):
+        if key in persona.defaulted:
+            notes.append(f"no {key}: a generic one is used")
+    missing = [key for key in STANDARD_TOPICS if key not in persona.topics]
+    if missing:
+        notes.append("topics answered from the shared defaults: " + ", ".join(missing))
+    for key, topic in persona.topics.items():
+        if len(topic.answers) < 2:
+            notes.append(f"topic '{key}': only one answer (two or more vary it)")
+        if len(topic.asks) < 2:
+            notes.append(f"topic '{key}': fewer than two ways to ask")
+        if any("?" in answer for answer in topic.answers):
+            notes.append(f"topic '{key}': an answer asks a question")
+    if not persona.deflections:
+        notes.append("no deflections: the shared defaults are used")
+    plain = [
+        label
+        for label in persona.all_interests
+        if label not in persona.interest_details
+    ]
+    if plain:
+        notes.append("interests without display forms or a story: " + ", ".join(plain))
+    storyless = [
+        label for label, detail in persona.interest_details.items() if not detail.story
+    ]
+    if storyless:
+        notes.append("interests without a story: " + ", ".join(storyless))
+    if len(persona.asked) < 3:
+        notes.append("fewer than three questions to ask the trainee")
+    return notes

@@ -1,0 +1,563 @@
+"""What the trainee just said, as the persona hears it.
+
+Rasa's intent says which move family fits; this module reads the words
+themselves, so a message that does several things ("hey im jo, recovry coach
+at the shelter, hows your week going") is heard whole: the greeting, the
+name, the role and the question. Everything is rules and small word lists in
+``understanding.yml`` beside this module, so it runs in well under a
+millisecond and needs no model.
+
+Example:
+    >>> heard = hear("hey im jo, recovry coach at the shelter, hows your week going",
+    ...              get_persona("dana"))
+    >>> heard.name, heard.role, heard.question.topic
+    ('Jo', 'recovery coach', 'wellbeing')
+"""
+
+from __future__ import annotations
+
+import difflib
+import functools
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Dict, Iterable, List, Optional, Sequence, Tuple
+
+import yaml
+
+from introcoach.personas import STANDARD_TOPICS, Persona
+
+UNDERSTANDING_FILE = Path(__file__).with_name("understanding.yml")
+SMALL_TALK_TOPICS = ("name", "wellbeing", "interests", "sports", "weather")
+_WORD = re.compile(r"[a-z0-9]+(?:'[a-z]+)?")
+_CLAUSE_SPLIT = re.compile(r"(?<=[.!?;\n])\s+|\s*\n\s*")
+_COMMA = re.compile(
+    r",\s*|\s+-+\s+|\s+(?:and|but|so)\s+(?=(?:how|what|where|why|when|who|which|do|does|did|are|is|have|has|can|could|would|will)\b)"
+)
+
+
+@functools.lru_cache(maxsize=1)
+def lexicon() -> Dict[str, Any]:
+    """The word lists, read once per process.
+
+    Read with YAML's base loader: every value is a string, so words like
+    "yes", "no" and "on" stay words instead of becoming booleans.
+    """
+    with UNDERSTANDING_FILE.open(encoding="utf-8") as handle:
+        return yaml.load(handle, Loader=yaml.BaseLoader)  # noqa: S506 (no objects)
+
+
+def words(text: str) -> List[str]:
+    """Lower-case words with common chat spellings normalised ("ur" -> "your")."""
+    fixes = lexicon()["spelling"]
+    out: List[str] = []
+    for word in _WORD.findall(text.lower().replace("’", "'")):
+        fixed = fixes.get(word, word)
+        out.extend(str(fixed).split())
+    return out
+
+
+@dataclass
+class Question:
+    """A question the trainee put to the persona."""
+
+    text: str
+    topic: Optional[str]
+    score: float
+    follow_up: bool = False
+
+
+@dataclass
+class Heard:
+    """Everything the persona took from one trainee message."""
+
+    text: str
+    intent: Optional[str] = None
+    greeting: bool = False
+    name: Optional[str] = None
+    role: Optional[str] = None
+    role_known: bool = False
+    organization: Optional[str] = None
+    question: Optional[Question] = None
+    asked_back: bool = False
+    feeling: Optional[str] = None
+    thanks: bool = False
+    congrats: bool = False
+    empathy: bool = False
+    acknowledgement: bool = False
+    yes: bool = False
+    no: bool = False
+    likes: List[str] = field(default_factory=list)
+    dislikes: List[str] = field(default_factory=list)
+    their_interest: Optional[str] = None
+    their_dislike: Optional[str] = None
+    asked_about: List[str] = field(default_factory=list)
+    goodbye: bool = False
+    contact: bool = False
+    me_too: bool = False
+
+    @property
+    def introduced(self) -> bool:
+        """Whether they said anything about who they are."""
+        return bool(self.name or self.role or self.role_known or self.organization)
+
+
+# -- small pattern helpers ------------------------------------------------------
+
+
+@functools.lru_cache(maxsize=64)
+def _pattern(key: str) -> re.Pattern:
+    alternatives = lexicon()["patterns"][key]
+    return re.compile(r"\b(?:" + "|".join(alternatives) + r")\b", re.I)
+
+
+def _has(key: str, text: str) -> bool:
+    return bool(_pattern(key).search(text.replace("’", "'")))
+
+
+def clauses(text: str) -> List[str]:
+    """Sentences, and comma-run-on clauses that start a new question."""
+    found: List[str] = []
+    for sentence in _CLAUSE_SPLIT.split(text.strip()):
+        parts = [p for p in _COMMA.split(sentence) if p and p.strip()]
+        merged: List[str] = []
+        for part in parts:
+            if merged and not _starts_question(part) and not _starts_statement(part):
+                merged[-1] = f"{merged[-1]}, {part.strip()}"
+            else:
+                merged.append(part.strip())
+        found.extend(merged)
+    return [c for c in found if c]
+
+
+_OPENERS = (
+    "so",
+    "and",
+    "but",
+    "oh",
+    "wait",
+    "sorry",
+    "also",
+    "um",
+    "hey",
+    "ok",
+    "okay",
+    "btw",
+    "hmm",
+    "ha",
+    "haha",
+    "lol",
+    "well",
+    "anyway",
+    "really",
+)
+
+
+def _strip_openers(tokens: List[str]) -> List[str]:
+    while tokens and tokens[0] in _OPENERS:
+        tokens = tokens[1:]
+    return tokens
+
+
+def _starts_question(clause: str) -> bool:
+    tokens = _strip_openers(words(clause))
+    if not tokens:
+        return False
+    starters = lexicon()["question_starts"]
+    if tokens[0] in starters["wh"]:
+        return True
+    if tokens[0] in starters["aux"] and len(tokens) > 1:
+        return tokens[1] in starters["subjects"]
+    return (
+        " ".join(tokens[:2]) in starters["phrases"]
+        or " ".join(tokens[:3]) in starters["phrases"]
+    )
+
+
+def _starts_statement(clause: str) -> bool:
+    tokens = words(clause)
+    return bool(tokens) and tokens[0] in ("i", "im", "i'm", "my", "we", "our")
+
+
+def is_question(clause: str) -> bool:
+    """A question, with or without its question mark."""
+    return clause.rstrip().endswith("?") or _starts_question(clause)
+
+
+# -- topics ---------------------------------------------------------------------
+
+
+def _similar(a: str, b: str) -> bool:
+    if a == b:
+        return True
+    if min(len(a), len(b)) >= 4 and (a.startswith(b) or b.startswith(a)):
+        return True
+    if min(len(a), len(b)) >= 5:
+        return difflib.SequenceMatcher(None, a, b).ratio() >= 0.8
+    return False
+
+
+def _weight(word: str) -> float:
+    light = lexicon()["light_words"]
+    return 0.25 if word in light else 1.0
+
+
+def ask_score(clause_words: Sequence[str], ask: str) -> float:
+    """How well a clause matches one way of asking (0..1)."""
+    ask_words = words(ask)
+    if not ask_words:
+        return 0.0
+    total = matched = content = 0.0
+    for word in ask_words:
+        weight = _weight(word)
+        total += weight
+        if any(_similar(word, other) for other in clause_words):
+            matched += weight
+            if weight == 1.0:
+                content += 1
+    if content == 0:
+        # An ask of only light words ("what do you do") must match whole, and
+        # the clause may not add words that change it ("... outside work").
+        extra = [
+            w
+            for w in clause_words
+            if _weight(w) == 1.0 and w not in lexicon()["filler_words"]
+        ]
+        return 1.0 if matched == total and not extra else 0.0
+    return matched / total
+
+
+def topic_asks(persona: Persona) -> Dict[str, Tuple[str, ...]]:
+    """Every topic the persona can be asked about, with its ways of asking."""
+    shared = lexicon()["topic_asks"]
+    asks: Dict[str, Tuple[str, ...]] = {}
+    for key in SMALL_TALK_TOPICS + STANDARD_TOPICS:
+        asks[key] = tuple(shared.get(key, ()))
+    for key, topic in persona.topics.items():
+        asks[key] = asks.get(key, ()) + topic.asks
+    return asks
+
+
+INTENT_TOPICS = {
+    "ask_persona_work": "day_to_day",
+    "ask_persona_organization": "organization",
+    "ask_persona_interests": "interests",
+    "ask_conference": "session",
+    "ask_travel": "trip",
+    "ask_weather": "weather",
+    "ask_sports": "sports",
+    "ask_wellbeing": "wellbeing",
+}
+MIN_TOPIC_SCORE = 0.6
+
+
+def match_topic(
+    clause: str, persona: Persona, intent: Optional[str] = None
+) -> Tuple[Optional[str], float]:
+    """The topic a question asks about, and how sure the match is."""
+    clause_words = words(clause)
+    prior = INTENT_TOPICS.get(intent or "")
+    best: Tuple[Optional[str], float] = (None, 0.0)
+    for key, asks in topic_asks(persona).items():
+        score = max((ask_score(clause_words, ask) for ask in asks), default=0.0)
+        if key == prior and score > 0:
+            score += 0.15
+        if score > best[1]:
+            best = (key, score)
+    if best[1] < MIN_TOPIC_SCORE:
+        return None, best[1]
+    return best
+
+
+def _is_follow_up(clause: str) -> bool:
+    tokens = _strip_openers(words(clause))
+    if len(tokens) > 10:
+        return False
+    return bool(set(tokens) & set(lexicon()["follow_up_words"])) or _has(
+        "follow_up", clause
+    )
+
+
+def _addressed(clause: str, persona: Persona) -> bool:
+    tokens = set(words(clause))
+    return bool(
+        tokens & {"you", "your", "yours", "yourself", persona.first_name.lower()}
+    )
+
+
+# -- who the trainee is -------------------------------------------------------------
+
+
+def _clean_name(candidate: str, persona: Persona) -> Optional[str]:
+    word = candidate.strip(" ,.!'\"")
+    stop = set(lexicon()["not_names"])
+    if not word.isalpha() or word.lower() in stop or len(word) < 2:
+        return None
+    if word.lower() in {w.lower() for w in persona.name.split()}:
+        return None
+    return word[:1].upper() + word[1:]
+
+
+_NAME_AFTER = re.compile(
+    r"\b(?:i'?m|i am|my name is|my name's|name's|this is|call me|it's)\s+"
+    r"([A-Za-z][a-z'A-Z-]*)"
+    r"(?=\s*(?:[,.!?;]|$|and\b|from\b|i\b|i'm\b|im\b|here\b|-))",
+    re.I,
+)
+
+
+def find_name(
+    text: str, persona: Persona, rasa_names: Iterable[str] = ()
+) -> Optional[str]:
+    """The trainee's first name, only when it is a clean single word."""
+    known = set(lexicon()["first_names"])
+    for match in _NAME_AFTER.finditer(text.replace("’", "'")):
+        raw = match.group(1)
+        name = _clean_name(raw, persona)
+        if name and (
+            raw[0].isupper()
+            or raw.lower() in known
+            or match.group(0).lower().startswith(("my name", "name", "call me"))
+        ):
+            return name
+    for value in rasa_names:
+        value = str(value).strip()
+        if " " in value:
+            continue
+        name = _clean_name(value, persona)
+        if (
+            name
+            and re.search(rf"\b{re.escape(value)}\b", text, re.I)
+            and (value[0].isupper() or value.lower() in known)
+        ):
+            return name
+    return None
+
+
+def _fix_spelling(phrase: str) -> str:
+    fixes = lexicon()["role_spelling"]
+    return " ".join(fixes.get(w, w) for w in phrase.lower().split())
+
+
+def find_role(text: str) -> Tuple[Optional[str], bool]:
+    """A role that reads cleanly after "a"/"an", and whether any role was said.
+
+    Returns:
+        ``(role, known)``: the role as a clean phrase ("recovery coach") or
+        None, and True when they described their work in any form.
+    """
+    lowered = text.lower().replace("’", "'")
+    heads = lexicon()["role_heads"]
+    head_alt = "|".join(sorted(heads, key=len, reverse=True))
+    pattern = re.compile(
+        r"(?:^|\b(?:i'?m|im|i am|i work as|work as|i'm working as|as)\s+"
+        r"(?:a|an|the)?\s*|[,;]\s*(?:a|an)?\s*)"
+        r"((?:(?!(?:and|at|with|in|for|of|from|on|the)\b)[a-z-]+\s){0,3}(?:"
+        + head_alt
+        + r"))\b"
+    )
+    for match in pattern.finditer(_fix_spelling(lowered)):
+        role = match.group(1).strip()
+        first = role.split()[0]
+        if first in lexicon()["not_role_starts"]:
+            role = " ".join(role.split()[1:])
+        if role and all(w.isalpha() or "-" in w for w in role.split()):
+            return role, True
+    return None, _has("role_activity", lowered)
+
+
+def find_organization(
+    text: str, persona: Persona, name: Optional[str]
+) -> Optional[str]:
+    """Where the trainee works, as a clean span ("Blue Harbor Clinic", "the shelter").
+
+    A first name ("Jo") or the persona's own name is never taken for one.
+    """
+    match = re.search(
+        r"\b(?:at|with|for|from)\s+((?:the\s+)?(?:[A-Z][\w&'.-]*)(?:\s+(?:of\s+|for\s+|and\s+|&\s+)?[A-Z][\w&'.-]*){0,5})",
+        text,
+    )
+    if match:
+        org = match.group(1).strip(" .,'")
+        lowered = org.lower()
+        bad = {persona.first_name.lower(), persona.name.lower(), (name or "").lower()}
+        if lowered not in bad and lowered.split()[-1] not in lexicon()["not_org_words"]:
+            return org
+    place = re.search(
+        r"\b(?:at|with|for)\s+(?:the|a|our)\s+("
+        + "|".join(lexicon()["generic_places"])
+        + r")\b",
+        text,
+        re.I,
+    )
+    if place:
+        return "the " + place.group(1).lower()
+    return None
+
+
+# -- the whole message ----------------------------------------------------------
+
+
+def _feeling(text: str) -> Optional[str]:
+    for kind in lexicon()["feelings"]:
+        for match in _pattern(f"feeling_{kind}").finditer(text.replace("’", "'")):
+            before = text[max(0, match.start() - 12) : match.start()].lower()
+            if not re.search(
+                r"\b(?:less|no longer|not|never)\s+(?:so\s+|as\s+)?$", before
+            ):
+                return str(kind)
+    return None
+
+
+def _interest_mentions(text: str, persona: Persona) -> Tuple[List[str], List[str]]:
+    # Imported here: the scoring package builds its spaCy pipeline lazily, and
+    # importing it at module level would make the dialogue import spaCy at start.
+    from introcoach.scoring import find_interest_mentions
+
+    likes: List[str] = []
+    dislikes: List[str] = []
+    for mention in find_interest_mentions(text, persona):
+        negated = mention.negated or _disliked_near(text, mention.start, mention.end)
+        target = dislikes if negated else likes
+        if mention.interest not in target:
+            target.append(mention.interest)
+    likes = [i for i in likes if i not in dislikes]
+    return likes, dislikes
+
+
+def _disliked_near(text: str, start: int, end: int) -> bool:
+    """Whether a dislike is said next to a mention ("Baseball? Never liked it.")."""
+    after = text[end : end + 45]
+    before = text[max(0, start - 40) : start]
+    return _has("dislike_after", after) or _has("dislike_before", before)
+
+
+def _their_interest(
+    text: str, rasa_interests: Iterable[str], persona: Persona
+) -> Tuple[Optional[str], Optional[str]]:
+    for value in rasa_interests:
+        value = " ".join(str(value).split()).strip(" .,!?")
+        if (
+            not value
+            or len(value.split()) > 3
+            or not re.fullmatch(r"[A-Za-z' -]+", value)
+        ):
+            continue
+        if value.lower() in lexicon()["not_interests"]:
+            continue
+        at = text.lower().find(value.lower())
+        if at < 0:
+            continue
+        if _disliked_near(text, at, at + len(value)) or _has(
+            "dislike_before", text[max(0, at - 30) : at]
+        ):
+            return None, value.lower()
+        return value.lower(), None
+    return None, None
+
+
+def hear(
+    text: str,
+    persona: Persona,
+    intent: Optional[str] = None,
+    entities: Optional[Dict[str, List[str]]] = None,
+) -> Heard:
+    """Read one trainee message.
+
+    Args:
+        text: The message as typed.
+        persona: Who is listening (its topics and interests are matched).
+        intent: Rasa's intent for the message, used as a prior.
+        entities: Rasa's entity values by entity name.
+
+    Returns:
+        What the persona heard.
+    """
+    entities = entities or {}
+    text = " ".join(text.split()) if "\n" not in text else text.strip()
+    heard = Heard(text=text, intent=intent)
+    tokens = words(text)
+    heard.greeting = bool(tokens) and tokens[0] in lexicon()["greetings"]
+    heard.name = find_name(text, persona, entities.get("name", ()))
+    heard.role, heard.role_known = find_role(text)
+    if not heard.role_known and entities.get("role") and intent == "introduce_self":
+        heard.role_known = True
+    heard.organization = find_organization(text, persona, heard.name)
+    heard.feeling = _feeling(text)
+    heard.thanks = _has("thanks", text)
+    heard.congrats = _has("congrats", text)
+    heard.empathy = _has("empathy", text)
+    heard.yes = bool(tokens) and (
+        tokens[0] in lexicon()["yes_words"] or _has("affirm", text)
+    )
+    heard.no = bool(tokens) and (tokens[0] in lexicon()["no_words"])
+    heard.acknowledgement = len(tokens) <= 6 and _has("acknowledge", text)
+    heard.likes, heard.dislikes = _interest_mentions(text, persona)
+    heard.their_interest, heard.their_dislike = _their_interest(
+        text, entities.get("interest", ()), persona
+    )
+    if heard.their_interest and any(
+        heard.their_interest in persona.keywords_for(i) for i in heard.likes
+    ):
+        heard.their_interest = None
+    best: Optional[Question] = None
+    for clause in clauses(text):
+        if not is_question(clause):
+            continue
+        if _has("coach_command", clause):
+            continue
+        words_in = words(clause)
+        if (
+            len(words_in) <= 2
+            and not _starts_question(clause)
+            and not _is_follow_up(clause)
+        ):
+            continue  # "Baseball?": an echo, not a question
+        if len(words_in) <= 4 and set(words_in) <= {
+            "you",
+            "and",
+            "how",
+            "about",
+            "what",
+            "u",
+            "yourself",
+            "your",
+        }:
+            heard.asked_back = True
+            continue
+        topic, score = match_topic(clause, persona, intent)
+        about = [label for label in heard.likes if _mentions(clause, label, persona)]
+        if about and topic in (None, "interests", "sports"):
+            heard.asked_about = about
+            topic = "interests"
+        follow = (
+            topic is None and _is_follow_up(clause) and not _addressed(clause, persona)
+        )
+        candidate = Question(clause, topic, score, follow_up=follow)
+        # The last real question wins: people end a turn with what they want answered.
+        if best is None or topic is not None or best.topic is None:
+            best = candidate
+    heard.question = best
+    # A long message that ends "take care" is more than a goodbye.
+    heard.goodbye = _has("goodbye", text) and (len(tokens) <= 14 or intent == "goodbye")
+    heard.contact = _has("contact", text)
+    heard.me_too = _has("me_too", text)
+    return heard
+
+
+def _mentions(clause: str, label: str, persona: Persona) -> bool:
+    lowered = clause.lower()
+    return any(
+        re.search(rf"\b{re.escape(k.lower())}", lowered)
+        for k in persona.keywords_for(label)
+    )
+
+
+def is_venue_question(text: str) -> bool:
+    """A question about the venue or logistics, which no persona would know."""
+    return _has("venue", text)
+
+
+def is_coaching_command(text: str) -> bool:
+    """Whether the words ask the coach for something (hint, feedback, rubric...)."""
+    return _has("coach_command", text)
