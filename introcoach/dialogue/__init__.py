@@ -201,6 +201,8 @@ class PersonaVoice:
         reaction, preferred = self._react(heard, answered_open)
         if reaction:
             plan["reacted"] = reaction
+        if heard.question is not None and heard.question.topic == "name":
+            plan.update(self._answer(heard.question, heard))
         if heard.contact or heard.goodbye:
             if heard.contact:
                 self._add(self._by_style("contact"))
@@ -212,7 +214,7 @@ class PersonaVoice:
         question = heard.question
         if question is None and heard.intent in _INTENT_AS_QUESTION:
             question = Question(heard.text, _INTENT_AS_QUESTION[heard.intent], 1.0)
-        if heard.contact:
+        if heard.contact or "answered" in plan:
             question = None
         if question is not None:
             plan.update(self._answer(question, heard))
@@ -437,10 +439,10 @@ class PersonaVoice:
         return self._add(answer)
 
     def _role_said(self, answer: str) -> bool:
+        # Once per conversation, even when the opener named the role: "what
+        # do you do?" deserves the job itself.
         role = sentence_key(self.persona.role)
-        if role in sentence_key(answer):
-            return True
-        return any(role in said for said in self.state.said)
+        return role in sentence_key(answer) or "day_to_day" in self.state.topics
 
     def _next_answer(self, topic: str) -> Optional[str]:
         found = self.persona.topics.get(topic)

@@ -181,7 +181,11 @@ def _starts_statement(clause: str) -> bool:
 
 def is_question(clause: str) -> bool:
     """A question, with or without its question mark."""
-    return clause.rstrip().endswith("?") or _starts_question(clause)
+    return (
+        clause.rstrip().endswith("?")
+        or _starts_question(clause)
+        or _has("indirect_question", clause)
+    )
 
 
 # -- topics ---------------------------------------------------------------------
