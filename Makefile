@@ -18,7 +18,7 @@ export PYTHONWARNINGS ?= ignore::DeprecationWarning
 # endpoints.yml needs these even when no action server is called (rasa test).
 WITH_ENV := $(PY) -m introcoach.envrun
 
-.PHONY: help install browser-deps run run-scaled web users shell chat train validate lint types test test-unit test-stories test-integration test-browser bench clean
+.PHONY: help install browser-deps run run-scaled web users shell chat train validate lint types test test-unit test-stories test-integration test-browser transcripts bench clean
 
 help: ## List the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  make %-18s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -99,6 +99,9 @@ test: install ## Everything CI runs: lint, types, unit, validate, train, stories
 	$(MAKE) test-stories
 	$(MAKE) test-integration
 	$(MAKE) test-browser
+
+transcripts: train ## Run the role-play suite over REST; Markdown in results/roleplay/
+	$(PY) scripts/roleplay_transcripts.py $(ARGS)
 
 bench: train ## Benchmarks (not part of the test suite); writes bench/results/
 	$(PY) bench/run_all.py
