@@ -200,11 +200,14 @@ def misrouted_to_coach(tracker: Tracker) -> Optional[Heard]:
     if tracker.active_loop_name or is_coaching_command(text):
         return None
     heard = heard_from(tracker, current_persona(tracker))
-    if heard.question is not None and (heard.question.topic or intent != "help"):
+    if intent != "help":
+        # No command words at all: whatever it is, it was said to the persona.
         return heard
-    if intent != "help" and (
-        heard.feeling or heard.introduced or heard.likes or heard.dislikes
-    ):
+    if heard.question is not None and heard.question.topic:
+        return heard
+    if len(text.split()) > 5:
+        # "my renewal is next year and im confused about the CE hours": a
+        # sentence to the persona, not a call for the coach's help.
         return heard
     return None
 

@@ -257,9 +257,11 @@ async def test_interests_reveal_hidden_ones_when_asked_again(make_tracker, domai
             await ActionAnswerQuestion().run(dispatcher, tracker, domain)
         )
         said.append(texts(dispatcher)[0])
-    assert "sourdough baking" in " ".join(said)
-    assert "my rescue dog, Biscuit" in " ".join(said)
-    assert set(memory["revealed"]) == set(get_persona("dana").all_interests)
+    dana = get_persona("dana")
+    personal = {i for i in dana.all_interests if dana.interest(i).kind == "personal"}
+    assert "sourdough" in " ".join(said) and "Biscuit" in " ".join(said)
+    # Her field (care transitions) is never offered as a hobby.
+    assert set(memory["revealed"]) == personal
 
 
 async def test_introduction_uses_name_and_asks_about_role(
@@ -678,3 +680,54 @@ async def test_shell_gets_text_only_other_channels_the_payload(make_tracker, dom
         await ActionScorePitch().run(dispatcher, tracker, domain)
         assert bool(dispatcher.messages[0]["custom"]) is has_payload
         assert dispatcher.messages[0]["text"].startswith("(Coach) Here's how")
+
+
+@pytest.mark.parametrize(
+    "text, intent, speaker",
+    [
+        ("any tips for a first race?", "ask_hint", "persona"),
+        ("what would you advise someone starting out?", "help", "persona"),
+        (
+            "my renewal is next year and im confused about the CE hours",
+            "help",
+            "persona",
+        ),
+        ("how long you been certified", "ask_feedback", "persona"),
+        ("give me a hint", "ask_hint", "coach"),
+        ("help", "help", "coach"),
+        ("how did I do?", "ask_feedback", "coach"),
+        ("/ask_hint", "ask_hint", "coach"),
+    ],
+)
+async def test_a_question_to_the_persona_is_never_a_coaching_command(
+    make_tracker, dispatcher, domain, text, intent, speaker
+):
+    action = {
+        "ask_hint": ActionGiveHint(),
+        "help": ActionExplainHelp(),
+        "ask_feedback": ActionGiveFeedback(),
+    }[intent]
+    await action.run(dispatcher, make_tracker(text, intent=intent), domain)
+    assert speakers(dispatcher)[0] == speaker, texts(dispatcher)
+    assert all(t.strip() for t in texts(dispatcher))
+
+
+async def test_two_conversations_with_one_persona_read_differently(
+    make_tracker, domain
+):
+    said = []
+    for sender in ("first-trainee", "second-trainee"):
+        memory = opened("kevin", sender)[1]["value"]
+        lines = []
+        for text in ("hi im sam, a peer specialist", "cool", "that sounds hard", "ok"):
+            dispatcher = CollectingDispatcher()
+            tracker = make_tracker(
+                text,
+                sender_id=sender,
+                slots={"persona_id": "kevin", "persona_memory": memory},
+            )
+            events = await ActionRespondComment().run(dispatcher, tracker, domain)
+            memory = [e for e in events if e["name"] == "persona_memory"][0]["value"]
+            lines.append(texts(dispatcher)[0])
+        said.append(lines)
+    assert said[0] != said[1]

@@ -32,6 +32,8 @@ from introcoach.dialogue.understand import (
     Question,
     hear,
     is_venue_question,
+    word_weight,
+    words,
 )
 from introcoach.personas import Persona, guess_about
 
@@ -45,6 +47,22 @@ __all__ = [
 ]
 
 SMALL_TALK_FILE = Path(__file__).with_name("small_talk.yml")
+_FIRST_PERSON = re.compile(r"\b(?:i|i'm|im|i've|ive|me|my|we|our)\b", re.I)
+_SHARED_TOO = re.compile(
+    r"\b(?:too|also|as well|same|love|passionate|passion|into|care about)\b", re.I
+)
+_ADDRESSED = re.compile(r"\b(?:you|your|u|ur|y'all|you guys)\b", re.I)
+# Topics that are small talk, not the persona's work: no thread to follow.
+_SMALL_TALK_TOPICS = (
+    "name",
+    "wellbeing",
+    "weather",
+    "sports",
+    "interests",
+    "trip",
+    "session",
+    "plans",
+)
 _SENTENCE = re.compile(r"(?<=[.!?])\s+(?=[A-Z\"'])")
 _SPORTS = re.compile(
     r"\b(basketball|soccer|baseball|football|cycling|running|hiking|fishing|tennis|"
@@ -58,6 +76,16 @@ def small_talk() -> Dict[str, Any]:
     """The shared lines, read once per process."""
     with SMALL_TALK_FILE.open(encoding="utf-8") as handle:
         return yaml.safe_load(handle)
+
+
+_NEEDS_THE = re.compile(
+    r"^(?:State|County|City|Department|Office|National|Regional|University)\b"
+)
+
+
+def _with_article(organization: str) -> str:
+    """The organisation as it reads after "at" ("the State Peer ... Board")."""
+    return f"the {organization}" if _NEEDS_THE.match(organization) else organization
 
 
 def _cap(text: str) -> str:
@@ -106,6 +134,7 @@ class PersonaVoice:
         self._rng = random.Random(f"{seed}:{persona.id}:{self.state.turn}")
         self._lines = small_talk()
         self._parts: List[str] = []
+        self._last_interest: Optional[str] = None
 
     # Kept for callers that still say "memory".
     @property
@@ -125,7 +154,7 @@ class PersonaVoice:
             "first": self.persona.first_name,
             "full_name": self.persona.name,
             "role_a": self.persona.role_with_article(),
-            "organization": self.persona.organization,
+            "organization": _with_article(self.persona.organization),
             "name": name,
             "name_comma": f", {name}" if name else "",
             "session": self._rng.choice(self._lines["sessions"]),
@@ -203,13 +232,16 @@ class PersonaVoice:
             plan["reacted"] = reaction
         if heard.question is not None and heard.question.topic == "name":
             plan.update(self._answer(heard.question, heard))
+            plan.setdefault("addressed", []).append("name")
         if heard.contact or heard.goodbye:
             if heard.contact:
                 self._add(self._by_style("contact"))
-                plan["answered"] = "contact"
+                plan.setdefault("answered", "contact")
+                plan.setdefault("addressed", []).append("contact")
             if heard.goodbye:
                 self._add(self._by_style("goodbye").format(**self._values()))
-                plan["answered"] = "goodbye"
+                plan.setdefault("answered", "goodbye")
+                plan.setdefault("addressed", []).append("goodbye")
                 return self._finish(plan)
         question = heard.question
         if question is None and heard.intent in _INTENT_AS_QUESTION:
@@ -217,7 +249,7 @@ class PersonaVoice:
         if heard.contact or "answered" in plan:
             question = None
         if question is not None:
-            plan.update(self._answer(question, heard))
+            plan.update(self._answer(question, heard, self._last_interest))
         elif heard.asked_back and answered_open is None:
             plan.update(self._answer(Question(heard.text, "wellbeing", 1.0), heard))
         if not self._parts:
@@ -255,6 +287,8 @@ class PersonaVoice:
         # Anything but a bare question answers the question the persona asked.
         if state.open_question and (heard.question is None or heard.introduced):
             state.learn(state.open_question)
+        if heard.feeling:
+            state.learn("wellbeing")
         if heard.feeling in ("nervous", "overwhelmed", "excited"):
             state.learn("first_time")
 
@@ -266,6 +300,7 @@ class PersonaVoice:
         state = self.state
         preferred: Optional[Dict[str, str]] = None
         last_interest = state.last_interest
+        self._last_interest = last_interest
         state.last_interest = None
         if heard.feeling:
             thanked = heard.thanks and self._add(self._pick(self._by_style("thanks")))
@@ -323,20 +358,23 @@ class PersonaVoice:
                 return "their_interest", self._fresh_question(
                     self._lines["after_their_interest"]
                 )
+        if heard.relief and heard.question is None:
+            if self._add(self._pick(self._lines["relief"])):
+                return "react", None
         if heard.congrats and self._add(self._pick(self._lines["congrats"])):
             return "thanks", None
         if heard.thanks and self._add(self._pick(self._by_style("thanks"))):
             return "thanks", None
         if heard.empathy and self._add(self._pick(self._lines["empathy"])):
             return "empathy_ack", None
-        if answered_open and heard.question is None:
+        if answered_open and heard.question is None and not heard.goodbye:
             line = self._answered_line(answered_open, heard)
             if line and self._add(line):
                 return "react", None
         if heard.greeting and state.turn == 1:
             if self._add(self._pick(self._by_style("greeting"))):
                 return "greeting", None
-        if heard.acknowledgement and heard.question is None:
+        if heard.acknowledgement and heard.question is None and not heard.goodbye:
             if self._add(self._pick(self._lines["small_ack"])):
                 return "react", None
         return None, None
@@ -366,6 +404,14 @@ class PersonaVoice:
             if label in state.shared or label in heard.asked_about:
                 continue
             interest = self.persona.interest(label)
+            if interest.kind == "work" and (
+                heard.question is not None
+                or not _FIRST_PERSON.search(heard.text)
+                or not _SHARED_TOO.search(heard.text)
+            ):
+                # Their field named in a question, or in passing, is not common
+                # ground they claimed: answering it is the reply.
+                continue
             pool = (
                 self._lines["shared_work"]
                 if interest.kind == "work"
@@ -379,22 +425,42 @@ class PersonaVoice:
             state.shared.append(label)
             if label not in state.revealed:
                 state.revealed.append(label)
-            if interest.story:
+            if interest.story and heard.question is None:
                 self._add(interest.story)
+                state.last_interest = label
             state.warm_up()
             return True
         return False
 
     # -- 2. answer ----------------------------------------------------------------
 
-    def _answer(self, question: Question, heard: Heard) -> Dict[str, Any]:
+    def _answer(
+        self, question: Question, heard: Heard, last_interest: Optional[str] = None
+    ) -> Dict[str, Any]:
         state = self.state
         topic = question.topic
         venue = is_venue_question(question.text)
-        if topic is None and state.last_topic and not venue:
+        if (
+            topic is None
+            and last_interest
+            and not venue
+            and self.persona.interest(last_interest).kind == "personal"
+        ):
+            # "Who's your team?" right after the Mariners story.
+            if self._add(self._pick(self._lines["interest_follow_up"])):
+                return {"answered": "follow_up", "follow_up": True}
+        work_thread = state.last_topic not in (None, *_SMALL_TALK_TOPICS)
+        if (
+            topic is None
+            and state.last_topic
+            and not venue
+            and (
+                question.follow_up or (work_thread and _ADDRESSED.search(question.text))
+            )
+        ):
             # A question we have no topic for, right after an answer, is most
             # likely about a detail of that answer ("where do they go after?").
-            if self._add(self._next_answer(state.last_topic)):
+            if self._add(self._next_answer(state.last_topic, question.text)):
                 return {"answered": state.last_topic, "follow_up": True}
             self._add(self._pick(self._lines["follow_up_unknown"]))
             state.last_topic = None
@@ -411,7 +477,14 @@ class PersonaVoice:
         if topic == "interests" and heard.asked_about:
             if self._talk_about_interest(heard.asked_about[0]):
                 return {"answered": "interests"}
-        said = self._say_topic(topic)
+            if question.matched_topic and question.matched_topic != "interests":
+                topic = question.matched_topic
+            elif self.persona.interest(heard.asked_about[0]).kind == "work":
+                return self._answer(
+                    Question(question.text, None, 0.0, follow_up=question.follow_up),
+                    heard,
+                )
+        said = self._say_topic(topic, question.text)
         if not said:
             self._add(self._pick(self._lines["topic_exhausted"]))
         if topic not in state.topics:
@@ -421,7 +494,7 @@ class PersonaVoice:
         state.last_topic = topic
         return {"answered": topic}
 
-    def _say_topic(self, topic: str) -> bool:
+    def _say_topic(self, topic: str, question: str = "") -> bool:
         if topic == "name":
             return self._add(self._pick(self._lines["name"]))
         if topic == "wellbeing":
@@ -432,7 +505,7 @@ class PersonaVoice:
             return self._reveal_interest()
         if topic == "sports":
             return self._sports()
-        answer = self._next_answer(topic)
+        answer = self._next_answer(topic, question)
         if topic == "day_to_day" and answer and not self._role_said(answer):
             # "What do you do?" first gets the job itself, once.
             self._add(self._pick(self._lines["role_intro"]))
@@ -444,7 +517,7 @@ class PersonaVoice:
         role = sentence_key(self.persona.role)
         return role in sentence_key(answer) or "day_to_day" in self.state.topics
 
-    def _next_answer(self, topic: str) -> Optional[str]:
+    def _next_answer(self, topic: str, question: str = "") -> Optional[str]:
         found = self.persona.topics.get(topic)
         answers: Sequence[str] = (
             found.answers
@@ -453,7 +526,12 @@ class PersonaVoice:
         )
         used = self.state.answers_used.setdefault(topic, [])
         order = [i for i in range(len(answers)) if i not in used]
-        self._rng.shuffle(order)
+        if question:
+            # The answer that shares most words with the question goes first
+            # ("how long is the wait" -> the one about the wait); ties keep
+            # the persona file's order, where the main answer comes first.
+            asked = {w for w in words(question) if word_weight(w) == 1.0}
+            order.sort(key=lambda i: -len(asked & set(words(answers[i]))))
         values = self._values()
         for index in order:
             text = (
@@ -474,6 +552,9 @@ class PersonaVoice:
         self.state.last_topic = None
         self.state.last_interest = label
         lines = [interest.story] if interest.story else []
+        if interest.kind == "work":
+            # Their field is not a hobby: no "favourite way to switch off".
+            return any(self._add(line) for line in lines)
         lines += [
             line.format(mine=interest.mine, mine_cap=_cap(interest.mine), label=label)
             for line in self._lines["asked_interest"]
@@ -556,6 +637,8 @@ class PersonaVoice:
         if self._wrap_up():
             return None
         answered = plan.get("answered")
+        if answered == "contact":
+            return None
         candidate: Optional[Dict[str, str]] = preferred
         if candidate is None and answered in self._lines["reciprocal"]:
             item = self._lines["reciprocal"][answered]

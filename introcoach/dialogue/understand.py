@@ -65,6 +65,8 @@ class Question:
     topic: Optional[str]
     score: float
     follow_up: bool = False
+    #: The topic the words matched before an interest took over, if any.
+    matched_topic: Optional[str] = None
 
 
 @dataclass
@@ -95,6 +97,7 @@ class Heard:
     goodbye: bool = False
     contact: bool = False
     me_too: bool = False
+    relief: bool = False
 
     @property
     def introduced(self) -> bool:
@@ -166,6 +169,8 @@ def _starts_question(clause: str) -> bool:
     starters = lexicon()["question_starts"]
     if tokens[0] in starters["wh"]:
         return True
+    if tokens[0] == "any" and 1 < len(tokens) <= 8:
+        return True  # "any remote jobs or all in person"
     if tokens[0] in starters["aux"] and len(tokens) > 1:
         return tokens[1] in starters["subjects"]
     return (
@@ -177,6 +182,15 @@ def _starts_question(clause: str) -> bool:
 def _starts_statement(clause: str) -> bool:
     tokens = words(clause)
     return bool(tokens) and tokens[0] in ("i", "im", "i'm", "my", "we", "our")
+
+
+def _echo(clause: str) -> bool:
+    """Whether a clause only says a word back ("Baseball?"): not a question."""
+    return (
+        len(words(clause)) <= 2
+        and not _starts_question(clause)
+        and not _is_follow_up(clause)
+    )
 
 
 def is_question(clause: str) -> bool:
@@ -191,6 +205,7 @@ def is_question(clause: str) -> bool:
 # -- topics ---------------------------------------------------------------------
 
 
+@functools.lru_cache(maxsize=65536)
 def _similar(a: str, b: str) -> bool:
     if a == b:
         return True
@@ -201,19 +216,25 @@ def _similar(a: str, b: str) -> bool:
     return False
 
 
-def _weight(word: str) -> float:
+def word_weight(word: str) -> float:
+    """How much a word carries of a question's meaning (light words a quarter)."""
     light = lexicon()["light_words"]
     return 0.25 if word in light else 1.0
 
 
+@functools.lru_cache(maxsize=8192)
+def _ask_words(ask: str) -> Tuple[str, ...]:
+    return tuple(words(ask))
+
+
 def ask_score(clause_words: Sequence[str], ask: str) -> float:
     """How well a clause matches one way of asking (0..1)."""
-    ask_words = words(ask)
+    ask_words = _ask_words(ask)
     if not ask_words:
         return 0.0
     total = matched = content = 0.0
     for word in ask_words:
-        weight = _weight(word)
+        weight = word_weight(word)
         total += weight
         if any(_similar(word, other) for other in clause_words):
             matched += weight
@@ -225,7 +246,7 @@ def ask_score(clause_words: Sequence[str], ask: str) -> float:
         extra = [
             w
             for w in clause_words
-            if _weight(w) == 1.0 and w not in lexicon()["filler_words"]
+            if word_weight(w) == 1.0 and w not in lexicon()["filler_words"]
         ]
         return 1.0 if matched == total and not extra else 0.0
     return matched / total
@@ -253,6 +274,7 @@ INTENT_TOPICS = {
     "ask_wellbeing": "wellbeing",
 }
 MIN_TOPIC_SCORE = 0.6
+STRONG_TOPIC_SCORE = 0.85
 
 
 def match_topic(
@@ -263,7 +285,10 @@ def match_topic(
     prior = INTENT_TOPICS.get(intent or "")
     best: Tuple[Optional[str], float] = (None, 0.0)
     for key, asks in topic_asks(persona).items():
-        score = max((ask_score(clause_words, ask) for ask in asks), default=0.0)
+        score = max(
+            (_wh_fit(clause_words, ask) * ask_score(clause_words, ask) for ask in asks),
+            default=0.0,
+        )
         if key == prior and score > 0:
             score += 0.15
         if score > best[1]:
@@ -273,9 +298,22 @@ def match_topic(
     return best
 
 
+def _wh_fit(clause_words: Sequence[str], ask: str) -> float:
+    """Less credit when the question word differs.
+
+    "What are you doing after this" is not "how are you doing".
+    """
+    wh = set(lexicon()["question_starts"]["wh"])
+    ask_wh = next((w for w in _ask_words(ask)[:2] if w in wh), None)
+    said_wh = next((w for w in _strip_openers(list(clause_words))[:2] if w in wh), None)
+    if ask_wh and said_wh and ask_wh != said_wh:
+        return 0.75
+    return 1.0
+
+
 def _is_follow_up(clause: str) -> bool:
     tokens = _strip_openers(words(clause))
-    if len(tokens) > 10:
+    if len(tokens) > 9:
         return False
     return bool(set(tokens) & set(lexicon()["follow_up_words"])) or _has(
         "follow_up", clause
@@ -318,6 +356,17 @@ def find_name(
     for match in _NAME_AFTER.finditer(text.replace("’", "'")):
         raw = match.group(1)
         name = _clean_name(raw, persona)
+        after = text[match.end(1) : match.end(1) + 2]
+        if (
+            name
+            and raw.islower()
+            and raw.lower() not in known
+            and (after.startswith(",") or not after.strip())
+            and not re.search(r"(?:ed|ing|ous|ful|ive|ly|ish|less)$", raw.lower())
+            and len(raw) <= 10
+        ):
+            # "im gabe, I get people..." : a lower-case word before a comma.
+            return name
         if name and (
             raw[0].isupper()
             or raw.lower() in known
@@ -356,7 +405,9 @@ def find_role(text: str) -> Tuple[Optional[str], bool]:
     pattern = re.compile(
         r"(?:^|\b(?:i'?m|im|i am|i work as|work as|i'm working as|as)\s+"
         r"(?:a|an|the)?\s*|[,;]\s*(?:a|an)?\s*)"
-        r"((?:(?!(?:and|at|with|in|for|of|from|on|the)\b)[a-z-]+\s){0,3}(?:"
+        r"((?:(?!(?:"
+        + "|".join(lexicon()["not_role_words"])
+        + r")\b)[a-z-]+\s){0,3}(?:"
         + head_alt
         + r"))\b"
     )
@@ -483,10 +534,15 @@ def hear(
     tokens = words(text)
     heard.greeting = bool(tokens) and tokens[0] in lexicon()["greetings"]
     heard.name = find_name(text, persona, entities.get("name", ()))
-    heard.role, heard.role_known = find_role(text)
+    statements = " . ".join(c for c in clauses(text) if not is_question(c))
+    heard.role, heard.role_known = (
+        find_role(statements) if statements else (None, False)
+    )
     if not heard.role_known and entities.get("role") and intent == "introduce_self":
         heard.role_known = True
-    heard.organization = find_organization(text, persona, heard.name)
+    heard.organization = (
+        find_organization(statements, persona, heard.name) if statements else None
+    )
     heard.feeling = _feeling(text)
     heard.thanks = _has("thanks", text)
     heard.congrats = _has("congrats", text)
@@ -497,6 +553,14 @@ def hear(
     heard.no = bool(tokens) and (tokens[0] in lexicon()["no_words"])
     heard.acknowledgement = len(tokens) <= 6 and _has("acknowledge", text)
     heard.likes, heard.dislikes = _interest_mentions(text, persona)
+    asked = [c for c in clauses(text) if is_question(c) and not _echo(c)]
+    # "...before discharge, or is that not a thing there?" asks; it does not
+    # say they dislike discharge planning.
+    heard.dislikes = [
+        label
+        for label in heard.dislikes
+        if not any(_mentions(c, label, persona) for c in asked)
+    ]
     heard.their_interest, heard.their_dislike = _their_interest(
         text, entities.get("interest", ()), persona
     )
@@ -511,12 +575,8 @@ def hear(
         if _has("coach_command", clause):
             continue
         words_in = words(clause)
-        if (
-            len(words_in) <= 2
-            and not _starts_question(clause)
-            and not _is_follow_up(clause)
-        ):
-            continue  # "Baseball?": an echo, not a question
+        if _echo(clause):
+            continue
         if len(words_in) <= 4 and set(words_in) <= {
             "you",
             "and",
@@ -530,22 +590,31 @@ def hear(
             heard.asked_back = True
             continue
         topic, score = match_topic(clause, persona, intent)
+        matched = topic
         about = [label for label in heard.likes if _mentions(clause, label, persona)]
-        if about and topic in (None, "interests", "sports"):
-            heard.asked_about = about
+        personal = [i for i in about if persona.interest(i).kind == "personal"]
+        work = [i for i in about if persona.interest(i).kind == "work"]
+        if personal and topic in (None, "interests", "sports"):
+            heard.asked_about = personal
             topic = "interests"
-        follow = (
-            topic is None and _is_follow_up(clause) and not _addressed(clause, persona)
+        elif work and (topic is None or score < STRONG_TOPIC_SCORE):
+            # "do you ever have peers come in before discharge?": their own
+            # field, asked about; their story of it answers best.
+            heard.asked_about = work
+            topic = "interests"
+        follow = topic is None and _is_follow_up(clause)
+        candidate = Question(
+            clause, topic, score, follow_up=follow, matched_topic=matched
         )
-        candidate = Question(clause, topic, score, follow_up=follow)
         # The last real question wins: people end a turn with what they want answered.
         if best is None or topic is not None or best.topic is None:
             best = candidate
     heard.question = best
     # A long message that ends "take care" is more than a goodbye.
-    heard.goodbye = _has("goodbye", text) and (len(tokens) <= 14 or intent == "goodbye")
+    heard.goodbye = _has("goodbye", text) and (len(tokens) <= 20 or intent == "goodbye")
     heard.contact = _has("contact", text)
     heard.me_too = _has("me_too", text)
+    heard.relief = _has("relief", text)
     return heard
 
 

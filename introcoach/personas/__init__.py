@@ -204,12 +204,22 @@ def _required_text(data: Mapping[str, Any], key: str, persona_id: str) -> str:
 _POSSESSIVE = re.compile(r"^(?:her|his|their)\s+", re.IGNORECASE)
 
 
+# Words that mark a plain-string interest as the persona's field, not a hobby.
+_WORK_WORDS = re.compile(
+    r"\b(?:care|support|health|recovery|housing|peers?|crisis|certification|ethics|"
+    r"hiring|career|families|family|youth|transitions|fundraising|advocacy|policy|"
+    r"treatment|harm reduction|outreach|workforce|supervision|clinical)\b",
+    re.IGNORECASE,
+)
+
+
 def _plain_interest(label: str, variants: Tuple[str, ...]) -> Interest:
     """An interest given as a plain string: derive the forms from the words."""
     bare = _POSSESSIVE.sub("", label).strip()
     mine = _POSSESSIVE.sub("my ", label).strip() if _POSSESSIVE.match(label) else bare
     theirs = bare.split(",")[0].strip() or bare
-    return Interest(label=label, mine=mine, theirs=theirs, variants=variants)
+    kind = "work" if _WORK_WORDS.search(label) else "personal"
+    return Interest(label=label, kind=kind, mine=mine, theirs=theirs, variants=variants)
 
 
 def _text(value: Any, what: str, persona_id: str, required: bool = False) -> str:

@@ -45,7 +45,7 @@ ARTEFACTS = {
     "space before punctuation": re.compile(r"\s[,.!?]"),
     "None or empty value": re.compile(r"\bNone\b|\(\)|\s{2,}"),
     "label with possessive in a frame": re.compile(
-        r"\b(?:into|about|love|enjoy)\s+(?:her|his|their)\s", re.I
+        r"\b(?:you're|you are|get|got|getting) into (?:my|her|his|their)\b", re.I
     ),
 }
 
@@ -225,11 +225,18 @@ def artefacts(text: str) -> List[str]:
     return [name for name, pattern in ARTEFACTS.items() if pattern.search(text)]
 
 
-def _topic_met(expected: str, plan: Dict[str, Any]) -> bool:
+def _topic_met(
+    expected: str, plan: Dict[str, Any], previous: Optional[Dict[str, Any]] = None
+) -> bool:
     answered = plan.get("answered")
     reacted = str(plan.get("reacted") or "")
     if expected == "follow_up":
-        return bool(plan.get("follow_up"))
+        # A detail of what it just said: the reply stays on that thread.
+        before = (previous or {}).get("answered")
+        same_thread = before not in (None, "deflect") and answered == before
+        return bool(plan.get("follow_up")) or same_thread
+    if expected in plan.get("addressed", ()):
+        return True
     if answered == expected or reacted.split(":")[0] == expected:
         return True
     allowed = EQUIVALENT.get(expected, set())
@@ -241,6 +248,7 @@ def _checked(
 ) -> Transcript:
     said = Counter(key(s) for line in opener[1:] for s in sentences(line))
     told: Dict[str, bool] = {}
+    previous: Dict[str, Any] = {}
     for turn in turns:
         reply = turn.reply
         if not reply.strip():
@@ -265,8 +273,9 @@ def _checked(
                 told[about] = True
         expect = turn.expect
         topic = expect.get("topic")
-        if topic and not _topic_met(str(topic), turn.plan):
+        if topic and not _topic_met(str(topic), turn.plan, previous):
             turn.faults.append(f"missed topic: expected {topic}, plan {turn.plan}")
+        previous = turn.plan
         wanted = expect.get("must_contain_any") or []
         if wanted and not any(w.lower() in reply.lower() for w in wanted):
             turn.faults.append(f"missing any of {wanted}")
