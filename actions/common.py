@@ -18,7 +18,7 @@ from rasa_sdk.executor import CollectingDispatcher
 
 from introcoach.dialogue import Heard, PersonaVoice, Reply, hear
 from introcoach.dialogue.understand import is_coaching_command
-from introcoach.personas import Persona, find_persona, pick_persona
+from introcoach.personas import Persona, find_persona, persona_named_in, pick_persona
 from introcoach.scoring import Turn, find_interest_mentions
 
 PERSONA = "persona"
@@ -178,7 +178,7 @@ def reply_in_character(
 
 
 COMMAND_INTENTS = frozenset(
-    {"ask_hint", "ask_feedback", "ask_rubric", "help", "start_over"}
+    {"ask_hint", "ask_feedback", "ask_rubric", "help", "start_over", "switch_persona"}
 )
 
 
@@ -199,6 +199,9 @@ def misrouted_to_coach(tracker: Tracker) -> Optional[Heard]:
         return None
     if tracker.active_loop_name or is_coaching_command(text):
         return None
+    if intent == "switch_persona":
+        if persona_named_in(text) is not None:
+            return None  # "can I talk to Marcus?" (or to Dana, already here)
     heard = heard_from(tracker, current_persona(tracker))
     if intent != "help":
         # No command words at all: whatever it is, it was said to the persona.

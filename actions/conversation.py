@@ -95,10 +95,11 @@ class ActionExchangeContact(PersonaAction):
         domain: Dict[str, Any],
     ) -> List[EventType]:
         persona = current_persona(tracker)
-        reply = voice_for(tracker, persona).exchange_contact(
-            heard_from(tracker, persona)
+        heard = heard_from(tracker, persona)
+        heard.contact = True  # Rasa heard it; the planner may not have
+        return speak(
+            dispatcher, persona, voice_for(tracker, persona).respond(heard), tracker
         )
-        return speak(dispatcher, persona, reply, tracker)
 
 
 class ActionSayGoodbye(PersonaAction):
@@ -114,5 +115,8 @@ class ActionSayGoodbye(PersonaAction):
         domain: Dict[str, Any],
     ) -> List[EventType]:
         persona = current_persona(tracker)
-        reply = voice_for(tracker, persona).goodbye(heard_from(tracker, persona))
-        return speak(dispatcher, persona, reply, tracker)
+        heard = heard_from(tracker, persona)
+        heard.goodbye = True
+        return speak(
+            dispatcher, persona, voice_for(tracker, persona).respond(heard), tracker
+        )

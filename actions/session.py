@@ -98,6 +98,9 @@ class ActionSwitchPersona(PersonaAction):
         tracker: Tracker,
         domain: Dict[str, Any],
     ) -> List[EventType]:
+        heard = misrouted_to_coach(tracker)
+        if heard is not None:
+            return reply_in_character(dispatcher, tracker, heard)
         current = current_persona(tracker)
         named = persona_named_in(latest_text(tracker))
         if named is not None and named.id == current.id:

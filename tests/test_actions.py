@@ -731,3 +731,20 @@ async def test_two_conversations_with_one_persona_read_differently(
             lines.append(texts(dispatcher)[0])
         said.append(lines)
     assert said[0] != said[1]
+
+
+@pytest.mark.parametrize(
+    "text, switched",
+    [
+        ("could someone from my agency sit in on one? who would i talk to", False),
+        ("can I talk to Marcus instead?", True),
+        ("meet someone else", True),
+    ],
+)
+async def test_only_a_request_to_switch_switches(
+    make_tracker, dispatcher, domain, text, switched
+):
+    tracker = make_tracker(text, intent="switch_persona")
+    events = await ActionSwitchPersona().run(dispatcher, tracker, domain)
+    ids = [e["value"] for e in events if e.get("name") == "persona_id"]
+    assert bool(ids) == switched, texts(dispatcher)

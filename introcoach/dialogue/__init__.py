@@ -239,6 +239,8 @@ class PersonaVoice:
                 plan.setdefault("answered", "contact")
                 plan.setdefault("addressed", []).append("contact")
             if heard.goodbye:
+                if heard.thanks and "reacted" not in plan:
+                    self._add(self._pick(self._by_style("thanks")))
                 self._add(self._by_style("goodbye").format(**self._values()))
                 plan.setdefault("answered", "goodbye")
                 plan.setdefault("addressed", []).append("goodbye")
@@ -285,8 +287,10 @@ class PersonaVoice:
         if heard.likes:
             state.learn("interests")
         # Anything but a bare question answers the question the persona asked.
-        if state.open_question and (heard.question is None or heard.introduced):
-            state.learn(state.open_question)
+        bare_ack = heard.acknowledgement and not heard.introduced
+        if state.open_question and not bare_ack:
+            if heard.question is None or heard.introduced:
+                state.learn(state.open_question)
         if heard.feeling:
             state.learn("wellbeing")
         if heard.feeling in ("nervous", "overwhelmed", "excited"):
@@ -392,6 +396,8 @@ class PersonaVoice:
             key = "answered_first_time_no" if heard.no else "answered_first_time_yes"
             if heard.no or heard.yes:
                 return self._pick(self._lines[key])
+        if heard.acknowledgement:
+            return None  # "thats really cool" answers nothing
         if about in ("origin", "sessions"):
             return self._pick(self._lines[f"answered_{about}"])
         if len(heard.text.split()) <= 3:
@@ -675,26 +681,6 @@ class PersonaVoice:
         return self._add(self._pick(self._by_style("wrap_up")))
 
     # -- closings -------------------------------------------------------------------
-
-    def exchange_contact(self, heard: Optional[Heard] = None) -> Reply:
-        """Hand over contact details (after reacting to anything else said)."""
-        self.state.turn += 1
-        if heard is not None:
-            self._learn(heard)
-            if heard.feeling:
-                self._react(heard, None)
-        self._add(self._by_style("contact"))
-        return self._finish({"answered": "contact"})
-
-    def goodbye(self, heard: Optional[Heard] = None) -> Reply:
-        """Say goodbye in character."""
-        self.state.turn += 1
-        if heard is not None:
-            self._learn(heard)
-            if heard.thanks:
-                self._add(self._pick(self._by_style("thanks")))
-        self._add(self._by_style("goodbye").format(**self._values()))
-        return self._finish({"answered": "goodbye"})
 
     def invite_pitch(self) -> Reply:
         """Invite an elevator pitch."""

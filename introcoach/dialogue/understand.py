@@ -28,7 +28,7 @@ import yaml
 from introcoach.personas import STANDARD_TOPICS, Persona
 
 UNDERSTANDING_FILE = Path(__file__).with_name("understanding.yml")
-SMALL_TALK_TOPICS = ("name", "wellbeing", "interests", "sports", "weather")
+SMALL_TALK_TOPICS = ("name", "wellbeing", "interests", "sports", "weather", "family")
 _WORD = re.compile(r"[a-z0-9]+(?:'[a-z]+)?")
 _CLAUSE_SPLIT = re.compile(r"(?<=[.!?;\n])\s+|\s*\n\s*")
 _COMMA = re.compile(
