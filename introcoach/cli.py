@@ -456,7 +456,8 @@ def _run_personas(args: argparse.Namespace) -> int:
     print(f"{path}: {len(personas)} persona(s), schema valid")
     for persona in personas:
         notes = thin_parts(persona)
-        print(f"\n{persona.id} ({persona.name}): " + ("complete" if not notes else ""))
+        status = f"{len(notes)} thing(s) to look at" if notes else "complete"
+        print(f"\n{persona.id} ({persona.name}): {status}")
         for note in notes:
             print(f"  - {note}")
     return 0

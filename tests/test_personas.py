@@ -123,3 +123,62 @@ def test_lookups() -> None:
     assert persona_named_in("someone else please") is None
     assert pick_persona(exclude="dana", seed="s").id != "dana"
     assert pick_persona(seed="s") == pick_persona(seed="s")
+
+
+def test_personas_check_reports_thin_parts(tmp_path: Path, capsys) -> None:
+    from introcoach.cli import main
+
+    path = tmp_path / "one.yml"
+    path.write_text(
+        "id: sky\nname: Sky Lee\nrole: outreach worker\norganization: Hope Street\n"
+        "interests: [jazz]\n",
+        encoding="utf-8",
+    )
+    assert main(["personas", "check", str(path)]) == 0
+    out = capsys.readouterr().out
+    assert "schema valid" in out and "sky (Sky Lee)" in out
+    assert "topics answered from the shared defaults" in out
+    assert "no deflections" in out
+
+
+def test_personas_check_fails_on_a_schema_error(tmp_path: Path, capsys) -> None:
+    from introcoach.cli import main
+
+    path = tmp_path / "bad.yml"
+    path.write_text(
+        "id: sky\nname: Sky Lee\nrole: outreach worker\norganization: Hope Street\n"
+        "interests: [jazz]\ntopics:\n  story: {asks: [why]}\n",
+        encoding="utf-8",
+    )
+    assert main(["personas", "check", str(path)]) == 1
+    assert "schema error" in capsys.readouterr().out
+
+
+def test_the_packaged_personas_are_complete() -> None:
+    from introcoach.personas import thin_parts
+
+    for persona in all_personas():
+        if persona.id != "grace":  # minimal on purpose
+            assert thin_parts(persona) == [], persona.id
+
+
+def test_interest_mappings_keep_labels_and_variants() -> None:
+    persona = persona_from_dict(
+        {
+            **MINIMAL,
+            "interests": [
+                {
+                    "label": "dogs",
+                    "kind": "personal",
+                    "mine": "my rescue dog, Biscuit",
+                    "story": "Biscuit runs the house.",
+                    "variants": ["dog", "puppy"],
+                },
+                "harm reduction",
+            ],
+        }
+    )
+    assert persona.interests == ("dogs", "harm reduction")
+    assert persona.keywords_for("dogs") == ("dogs", "dog", "puppy")
+    assert persona.interest("dogs").mine == "my rescue dog, Biscuit"
+    assert persona.interest("harm reduction").kind == "work"
