@@ -16,13 +16,17 @@ from spacy.tokens import Doc
 
 from introcoach.personas import Persona
 from introcoach.scoring import lexicon
-from introcoach.scoring.interests import InterestMention, mentions_in_doc
-from introcoach.scoring.pipeline import get_nlp
+from introcoach.scoring.interests import (
+    InterestMention,
+    mentions_in_doc,
+    span_is_negated,
+)
+from introcoach.scoring.pipeline import get_nlp, is_known_word, word_classes
 
 WORD = re.compile(r"[^\W_]+(?:['’-][^\W_]+)*")
 _SENTENCE = re.compile(r"[^.!?\n]+(?:[.!?]+[\"'”’)]*|\n|$)")
 _HAS_LETTER = re.compile(r"[^\W\d_]")
-_YOU = re.compile(r"\b(?:you|your|yours|yourself|y'all|ya)\b", re.IGNORECASE)
+_YOU = re.compile(r"\b(?:you|your|yours|yourself|y'all|ya|u|ur)\b", re.IGNORECASE)
 _NAME_WORD = re.compile(r"\s+([^\W\d_][\w'’-]*)(?:\s+([^\W\d_][\w'’-]*))?")
 _NAME_END = re.compile(r"\s*(?:$|[,.!;:]|\s+(?:from|here|and|with)\b)", re.IGNORECASE)
 _ORG_ONLY = re.compile(
@@ -112,15 +116,43 @@ def split_sentences(text: str) -> List[Tuple[int, int]]:
     return spans
 
 
+_CLAUSE_BREAK = re.compile(r"[,;:]|\s[-–—]+\s")
+
+
+def _last_clause_asks(body: str) -> bool:
+    """Tell whether the sentence's last clause is a question said without "?".
+
+    Chat-style text runs a greeting, a role and a question into one sentence:
+    "hey im jo, recovery coach at the shelter, hows your week going".
+    """
+    parts = _CLAUSE_BREAK.split(body)
+    if len(parts) < 2:
+        return False
+    clause = parts[-1].strip()
+    if lexicon.cue("hook", "clause_statement").search(clause):
+        return False
+    return bool(
+        lexicon.cue("hook", "question_openings").search(clause)
+        or lexicon.cue("hook", "bare_question").search(clause)
+        or lexicon.cue("hook", "clause_questions").search(clause)
+    )
+
+
 def _sentence(text: str, start: int, end: int) -> Sentence:
     body = text[start:end]
     ending = body.rstrip("\"'”’) ")
+    # Without a closing "." or "!", a question may have lost its "?".
+    open_ended = not ending.endswith((".", "!"))
     question = (
         ending.endswith("?")
         or bool(lexicon.cue("hook", "question_openings").search(body))
         or (
-            not ending.endswith((".", "!"))
-            and bool(lexicon.cue("hook", "bare_question").search(body))
+            open_ended
+            and bool(
+                lexicon.cue("hook", "bare_question").search(body)
+                or lexicon.cue("hook", "clause_questions").search(body)
+                or _last_clause_asks(body)
+            )
         )
     )
     return Sentence(
@@ -193,19 +225,90 @@ def _about_listener_only(sentence: Sentence) -> bool:
 # -- strategy 6 ---------------------------------------------------------------
 
 
+@functools.lru_cache(maxsize=1)
+def _name_lists() -> Tuple[FrozenSet[str], FrozenSet[str]]:
+    """Words never taken as a name, and the known lower-case first names."""
+    not_a_name = set(lexicon.cue_words("name", "not_a_name"))
+    not_a_name.update(lexicon.cue_words("name", "lowercase", "state_words"))
+    names = frozenset(str(n).lower() for n in lexicon.load("names")["names"])
+    return frozenset(not_a_name), names
+
+
+def _opens_clause(body: str, offset: int) -> bool:
+    """Tell whether only greetings (and one address) come before ``offset``.
+
+    "hey rosa im tam" and "ok so, im jamal" open with "im"; "after work im
+    beat" does not.
+    """
+    lead_words = lexicon.cue_words("name", "lowercase", "lead_words")
+    before = _CLAUSE_BREAK.split(body[:offset])[-1]
+    words = [w.lower() for w in WORD.findall(before)]
+    others = [i for i, w in enumerate(words) if w not in lead_words]
+    if not others:
+        return True
+    # One other word, right after a greeting: the listener's name.
+    return len(others) == 1 and others[0] > 0 and words[others[0] - 1] in lead_words
+
+
+def _looks_like_lowercase_name(
+    body: str, lead: re.Match[str], word: re.Match[str]
+) -> bool:
+    """Tell whether an unknown lower-case word after "im" is a name ("im jamal,").
+
+    People type names in lower case, but also "im so tired", "im here" and "im
+    nervous": the word must end the phrase and must not be a state, a common
+    English adjective, adverb or verb, or carry an adjective or verb ending.
+    """
+    config = lexicon.load("cues")["name"]["lowercase"]
+    candidate = word.group(1)
+    lower = candidate.lower()
+    stop = get_nlp().Defaults.stop_words
+    if not candidate.isalpha() or len(lower) < 2 or lower in stop:
+        return False
+    if lower.endswith(tuple(config["suffixes"])):
+        return False
+    if len(lower) > 4 and lower.endswith(tuple(config["long_suffixes"])):
+        return False
+    if _role_word(lower) is not None:
+        return False
+    # The name ends the phrase: "im jamal.", "im kat btw", not "im jo smith"
+    # (a surname needs a capital) nor "im recovry coach".
+    rest = body[word.end(1) :].lstrip()
+    following = WORD.match(rest)
+    ends = (
+        not rest
+        or rest[0] in ",.!;:?-–—)"
+        or (
+            following is not None
+            and following.group(0).lower()
+            in lexicon.cue_words("name", "lowercase", "end_words")
+        )
+    )
+    if not ends or not _opens_clause(body, lead.start()):
+        return False
+    classes = word_classes()
+    return not any(lower in classes.get(pos, ()) for pos in ("adj", "adv", "verb"))
+
+
 def detect_name(utt: Utterance) -> Optional[Hit]:
     """Find the trainee's own name: "I'm Sam", "my name is Sam", "Sam here".
 
-    "I'm Hope" counts (a capitalised word after "I'm"); "I'm tired", "I'm so
-    glad" and "I'm a peer specialist" do not.
+    "I'm Hope" counts (a capitalised word after "I'm"), and so does a name in
+    lower case ("im jamal, I do intake"); "I'm tired", "im so glad", "im in
+    recovery" and "I'm a peer specialist" do not.
     """
-    not_a_name = lexicon.cue_words("name", "not_a_name")
-    names = frozenset(lexicon.load("names")["names"])
+    not_a_name, names = _name_lists()
     for sentence in utt.sentences:
         body = sentence.text
+        stop = get_nlp().Defaults.stop_words
         for match in lexicon.cue("name", "lead_ins").finditer(body):
             word = _NAME_WORD.match(body, match.end())
-            if word and word.group(1).lower() not in not_a_name:
+            if (
+                word
+                and word.group(1).lower() not in not_a_name
+                # "names are hard": a lower-case stop word is no name.
+                and not (word.group(1).islower() and word.group(1) in stop)
+            ):
                 return Hit(
                     1.0, sentence.start + match.start(), sentence.start + word.end(1)
                 )
@@ -219,7 +322,11 @@ def detect_name(utt: Utterance) -> Optional[Hit]:
             lower = candidate.lower()
             if lower in not_a_name or candidate == "I":
                 continue
-            if not (candidate[0].isupper() or lower in names):
+            if not (
+                candidate[0].isupper()
+                or lower in names
+                or _looks_like_lowercase_name(body, match, word)
+            ):
                 continue
             end = word.end(1)
             surname = word.group(2)
@@ -245,24 +352,129 @@ def detect_name(utt: Utterance) -> Optional[Hit]:
     return None
 
 
+def _within_edits(a: str, b: str, limit: int) -> bool:
+    """Optimal string alignment distance of ``a`` and ``b`` is at most ``limit``.
+
+    Adjacent swaps count as one edit ("speicalist"). Rows stop early once every
+    cell is over the limit, so a far-off word costs a few steps.
+    """
+    if abs(len(a) - len(b)) > limit:
+        return False
+    previous2: List[int] = []
+    previous = list(range(len(b) + 1))
+    for i in range(1, len(a) + 1):
+        current = [i] + [0] * len(b)
+        for j in range(1, len(b) + 1):
+            cost = 0 if a[i - 1] == b[j - 1] else 1
+            current[j] = min(
+                previous[j] + 1, current[j - 1] + 1, previous[j - 1] + cost
+            )
+            if i > 1 and j > 1 and a[i - 1] == b[j - 2] and a[i - 2] == b[j - 1]:
+                current[j] = min(current[j], previous2[j - 2] + 1)
+        if min(current) > limit:
+            return False
+        previous2, previous = previous, current
+    return previous[-1] <= limit
+
+
+@functools.lru_cache(maxsize=1)
+def _head_words() -> Tuple[str, ...]:
+    return tuple(sorted(lexicon.cue_words("role", "head_words")))
+
+
+@functools.lru_cache(maxsize=4096)
+def _role_word(word: str) -> Optional[str]:
+    """The role head word that ``word`` is, or is a misspelling of.
+
+    Only unknown words of five letters or more are read as misspellings, so
+    "couch" stays a couch and "peer" is never guessed from "per".
+    """
+    heads = _head_words()
+    if word in heads:
+        return word
+    if len(word) < 5 or not word.isalpha():
+        return None
+    limit = 1 if len(word) < 8 else 2
+    close = [h for h in heads if len(h) >= 4 and _within_edits(word, h, limit)]
+    if not close or is_known_word(word):
+        return None
+    return min(close, key=lambda h: (abs(len(h) - len(word)), h))
+
+
+def _with_role_typos_fixed(text: str) -> Tuple[str, List[int]]:
+    """The text with misspelt role words corrected, and where each char came from.
+
+    Returns:
+        The corrected text and, for each of its characters, the offset of the
+        original character it stands for (so evidence is cut from the input).
+
+    """
+    pieces: List[str] = []
+    origin: List[int] = []
+    done = 0
+    for match in WORD.finditer(text):
+        word = match.group(0).lower()
+        fixed = _role_word(word)
+        if fixed is None or fixed == word:
+            continue
+        pieces.append(text[done : match.start()])
+        origin.extend(range(done, match.start()))
+        pieces.append(fixed)
+        last = match.end() - 1
+        origin.extend(min(match.start() + k, last) for k in range(len(fixed)))
+        done = match.end()
+    if not pieces:
+        return text, list(range(len(text)))
+    pieces.append(text[done:])
+    origin.extend(range(done, len(text)))
+    return "".join(pieces), origin
+
+
+def _role_in_sentence(sentence: Sentence, within: int) -> Optional[Hit]:
+    match = lexicon.cue("role", "statements").search(sentence.text)
+    if match:
+        return _clause_hit(sentence, match.start(), match.end())
+    for noun in lexicon.cue("role", "nouns").finditer(sentence.text):
+        early = count_words(sentence.text[: noun.start()]) <= within
+        if sentence.first_person or early:
+            return _clause_hit(sentence, noun.start(), noun.end())
+    return None
+
+
 def detect_role(utt: Utterance) -> Optional[Hit]:
     """Find what the trainee does: a role, a job, a kind of work.
 
     Examples: "I work as a peer specialist", "peer specialist at Harbor
-    County", "I run WRAP groups for veterans". "I'm with Harbor County" alone
-    scores 0.5 (where, not what).
+    County", "I run WRAP groups for veterans", "I get people out of the ER into
+    housing", "I'm a peer", and misspelt titles ("recovry coach"). "I'm with
+    Harbor County" alone scores 0.5 (where, not what).
     """
     within = int(lexicon.load("cues")["role"]["starts_with_noun_within"])
     for sentence in utt.sentences:
         if _about_listener_only(sentence):
             continue
-        match = lexicon.cue("role", "statements").search(sentence.text)
-        if match:
-            return _clause_hit(sentence, match.start(), match.end())
-        for noun in lexicon.cue("role", "nouns").finditer(sentence.text):
-            early = count_words(sentence.text[: noun.start()]) <= within
-            if sentence.first_person or early:
-                return _clause_hit(sentence, noun.start(), noun.end())
+        hit = _role_in_sentence(sentence, within)
+        if hit is not None:
+            return hit
+        fixed, origin = _with_role_typos_fixed(sentence.text)
+        if fixed == sentence.text:
+            continue
+        corrected = Sentence(
+            start=0,
+            end=len(fixed),
+            text=fixed,
+            question=sentence.question,
+            invitation=sentence.invitation,
+            pleasantry=sentence.pleasantry,
+            first_person=sentence.first_person,
+        )
+        hit = _role_in_sentence(corrected, within)
+        if hit is not None and hit.start is not None and hit.end is not None:
+            return Hit(
+                hit.score,
+                sentence.start + origin[hit.start],
+                sentence.start + origin[hit.end - 1] + 1,
+            )
     for sentence in utt.sentences:
         match = _ORG_ONLY.search(sentence.text)
         if match:
@@ -310,6 +522,9 @@ def detect_spark(utt: Utterance, context: str = "") -> Optional[Hit]:
             if lexicon.cue("spark", key).search(sentence.text):
                 return _span_hit(utt, sentence)
         for match in lexicon.cue("spark", "numbers").finditer(sentence.text):
+            # "the 988 line", "a 12-step group" name a service, not a detail.
+            if lexicon.cue("spark", "not_details").match(sentence.text, match.start()):
+                continue
             word = match.group(0).lower()
             if echoed and re.search(r"\b" + re.escape(word) + r"\b", echoed):
                 continue
@@ -471,21 +686,41 @@ def detect_discovery(
 
 
 def detect_own_interests(utt: Utterance) -> Optional[Hit]:
-    """Find the trainee's own interests or passions ("I love ...", "I hike")."""
+    """Find the trainee's own interests or passions ("I love ...", "I hike").
+
+    A question to the listener ("do u do anything fun outside work") shares
+    nothing, and "on weekends" in a sentence about work ("i cover the 988 line
+    on weekends") is not a pastime.
+    """
     for sentence in utt.sentences:
+        if _about_listener_only(sentence):
+            continue
         if lexicon.cue("own_interests", "cues").search(sentence.text):
             return _span_hit(utt, sentence)
     for sentence in utt.sentences:
         if not sentence.first_person or _about_listener_only(sentence):
             continue
-        match = lexicon.cue("own_interests", "hobbies").search(sentence.text)
-        if match and not _negated_before(sentence.text, match.start()):
+        # "on weekends I garden", not "i cover the 988 line on weekends".
+        if lexicon.cue("own_interests", "time_cues").search(
+            sentence.text
+        ) and not lexicon.cue("role", "statements").search(sentence.text):
+            return _span_hit(utt, sentence)
+        for match in lexicon.cue("own_interests", "hobbies").finditer(sentence.text):
+            if _negated_before(sentence.text, match.start()):
+                continue
+            # "cycling's not my thing", "basketball bores me", "Baseball? Never."
+            start = sentence.start + match.start()
+            if span_is_negated(utt.doc, start, sentence.start + match.end()):
+                continue
             return _span_hit(utt, sentence)
     return None
 
 
+# A negation reaches up to the next comma or "but": "gardening not really my
+# thing but i bake" still shares baking.
 _NEGATION_BEFORE = re.compile(
-    r"(?:\b(?:not|never|no|cannot)\b|n't\b|n’t\b)[^,.;!?]{0,30}$", re.I
+    r"(?:\b(?:not|never|no|cannot)\b|n't\b|n’t\b)(?:(?!\bbut\b)[^,.;!?]){0,30}$",
+    re.I,
 )
 
 
@@ -533,14 +768,37 @@ def detect_common_ground(
     return None
 
 
+# How many sentences after naming an interest its question may come: "i do
+# family peer support up north. traffic was brutal lol. how big are your
+# groups" still asks about it (RUBRIC.md, builds_on_common_ground).
+BUILD_WINDOW = 2
+
+
+def _stays_on_topic(sentence: Sentence, facts: Optional[PersonaFacts]) -> bool:
+    """Tell whether a later question may be about the interest just named.
+
+    It does not when it is a pleasantry or turns to small talk, to the
+    persona's job or organisation, or to their free time.
+    """
+    return (
+        not sentence.pleasantry
+        and topic_match(sentence, include_conference=True) is None
+        and not _turns_to_their_work(sentence, facts)
+        and not lexicon.cue("questions", "free_time").search(sentence.text)
+    )
+
+
 def detect_builds_single(
     utt: Utterance, facts: Optional[PersonaFacts] = None
 ) -> Optional[Hit]:
     """In one text: staying on a shared interest.
 
-    Met by a question about it (in the sentence naming it or the next one), or
-    by a second, different mention of the same interest ("the fundraising
-    workshop ... grant deadlines").
+    Met by a question about it, or by a second, different mention of the same
+    interest ("the fundraising workshop ... grant deadlines"). A question
+    naming the interest counts wherever it is. The first question in the
+    next two sentences counts as about it unless it is a pleasantry or turns
+    to small talk, the persona's job or organisation, or their free time
+    ("what do u do outside work").
     """
     seen: Dict[str, str] = {}
     for mention in live_mentions(utt, facts):
@@ -550,16 +808,10 @@ def detect_builds_single(
         if sentence.asks:
             return Hit(1.0, sentence.start, sentence.end, mention.interest)
         position = utt.sentences.index(sentence)
-        following = utt.sentences[position + 1 : position + 2]
-        # The next question stays on the topic unless it turns to small talk.
-        if (
-            following
-            and following[0].asks
-            and not following[0].pleasantry
-            and topic_match(following[0], include_conference=True) is None
-            and not _turns_to_their_work(following[0], facts)
-        ):
-            return Hit(1.0, following[0].start, following[0].end, mention.interest)
+        following = utt.sentences[position + 1 : position + 1 + BUILD_WINDOW]
+        question = next((s for s in following if s.asks), None)
+        if question is not None and _stays_on_topic(question, facts):
+            return Hit(1.0, question.start, question.end, mention.interest)
         first = seen.setdefault(mention.interest, mention.text.lower())
         if first != mention.text.lower():
             return Hit(1.0, sentence.start, sentence.end, mention.interest)

@@ -8,7 +8,7 @@ every lemma, so rule matching is case-insensitive.
 
 import functools
 import logging
-from typing import Any, Iterable, Iterator, List, Optional
+from typing import Any, Dict, FrozenSet, Iterable, Iterator, List, Optional
 
 import spacy
 from spacy.language import Language
@@ -57,6 +57,41 @@ def get_nlp() -> Language:
     nlp.initialize()
     logger.debug("scoring pipeline ready: %s", nlp.pipe_names)
     return nlp
+
+
+@functools.lru_cache(maxsize=1)
+def word_classes() -> Dict[str, FrozenSet[str]]:
+    """English dictionary words by class ("adj", "adv", "noun", "verb").
+
+    From the ``lemma_index`` table of ``spacy-lookups-data`` (WordNet lemmas),
+    read on first use only (about 0.7 s): the scorer asks for it when a word
+    might be a misspelling or a lower-case name. Empty if the table is missing.
+    """
+    try:
+        from spacy.lookups import load_lookups
+
+        table = load_lookups("en", ["lemma_index"]).get_table("lemma_index")
+    except (ValueError, KeyError, OSError) as exc:  # pragma: no cover
+        logger.warning("no English word list for typo checks: %s", exc)
+        return {}
+    return {pos: frozenset(table[pos]) for pos in ("adj", "adv", "noun", "verb")}
+
+
+def is_known_word(word: str) -> bool:
+    """Tell whether a lower-case word is an English word (or an inflection of one).
+
+    Example:
+        >>> is_known_word("couch"), is_known_word("recovry")
+        (True, False)
+
+    """
+    nlp = get_nlp()
+    if word in nlp.Defaults.stop_words:
+        return True
+    lemmatizer: Any = nlp.get_pipe("lemmatizer")
+    if word in lemmatizer.lookups.get_table("lemma_lookup"):
+        return True
+    return any(word in words for words in word_classes().values())
 
 
 def analyse(text: str) -> Doc:

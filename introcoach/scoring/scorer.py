@@ -350,6 +350,9 @@ def score_conversation(turns: Sequence[Turn], persona: Persona) -> ScoreReport:
     )
     longest = max(u.words for u in utts)
 
+    # A question on the persona's work (a follow-up included) is also the
+    # "work" small-talk topic.
+    discovery = _discovery_in_conversation(checked, all_utts, user_idx, facts)
     found: Dict[str, Found] = {
         "states_name": _first(utts, d.detect_name),
         "states_role": _first(utts, d.detect_role),
@@ -358,7 +361,7 @@ def score_conversation(turns: Sequence[Turn], persona: Persona) -> ScoreReport:
         "shared_passion": _first(utts, lambda u: d.detect_shared_passion(u, facts)),
         "conversation_hook": _first(utts, d.detect_hook),
         "pitch_length": (0, d.Hit(1.0 if longest <= 80 else 80 / longest)),
-        "discovers_interests": _first(utts, lambda u: d.detect_discovery(u, facts)),
+        "discovers_interests": discovery,
         "shares_own_interests": _first(utts, d.detect_own_interests),
         "names_common_ground": _first(utts, lambda u: d.detect_common_ground(u, facts)),
         "builds_on_common_ground": _builds_in_conversation(
@@ -367,7 +370,7 @@ def score_conversation(turns: Sequence[Turn], persona: Persona) -> ScoreReport:
         "open_questions": _open_questions(utts),
         "follow_up": _follow_up(checked, all_utts, user_idx, utts),
         "turn_balance": (0, _balance_hit(user_words, persona_words)),
-        "small_talk_topics": _first(utts, _first_topic),
+        "small_talk_topics": _first(utts, _first_topic) or discovery,
         "graceful_close": _close(utts),
     }
     persona_mentions = [
@@ -418,6 +421,46 @@ def _first_topic(utt: d.Utterance) -> Optional[d.Hit]:
         if hit is not None:
             return hit
     return d.detect_discovery(utt)
+
+
+def _follow_up_question(utt: d.Utterance, previous: d.Utterance) -> Optional[d.Hit]:
+    """A question that picks up what the persona just said, not small talk.
+
+    "ninety beds! whats the wait like" asks about the persona's work although
+    it names neither "you" nor the work.
+    """
+    asks = [
+        s
+        for s in utt.sentences
+        if s.asks
+        and not s.pleasantry
+        and d.topic_match(s, include_conference=True) is None
+    ]
+    if not asks or d.follow_up_hit(utt, previous) is None:
+        return None
+    return d.Hit(1.0, asks[0].start, asks[0].end)
+
+
+def _discovery_in_conversation(
+    turns: Sequence[Turn],
+    all_utts: Sequence[d.Utterance],
+    user_idx: Sequence[int],
+    facts: d.PersonaFacts,
+) -> Found:
+    """A question about the persona's work or interests, or a follow-up on them."""
+    found = _first(
+        [all_utts[i] for i in user_idx], lambda u: d.detect_discovery(u, facts)
+    )
+    if found is not None:
+        return found
+    for position, turn_index in enumerate(user_idx):
+        previous = turn_index - 1
+        if previous < 0 or turns[previous].speaker != "persona":
+            continue
+        hit = _follow_up_question(all_utts[turn_index], all_utts[previous])
+        if hit is not None:
+            return (position, hit)
+    return None
 
 
 def _spark_in_conversation(
@@ -498,6 +541,15 @@ def _builds_in_conversation(
             if hit is not None:
                 return (pos, hit)
             asks = [s for s in utt.sentences if s.asks]
+            previous = turn_index - 1
+            if previous >= 0 and turns[previous].speaker == "persona":
+                # The persona answered on the user's topic and the user asks on.
+                earlier = {m.interest for m in d.live_mentions(all_utts[previous])}
+                if earlier & user_mentioned:
+                    hit = _follow_up_question(utt, all_utts[previous])
+                    if hit is not None:
+                        interest = sorted(earlier & user_mentioned)[0]
+                        return (pos, d.Hit(1.0, hit.start, hit.end, interest))
             for mention in live:
                 if mention.interest in user_mentioned or (
                     mention.interest in mentioned_before and asks
