@@ -14,8 +14,10 @@ from actions.common import (
     coach,
     conversation_turns,
     current_persona,
+    latest_intent,
     latest_message_id,
     misrouted_to_coach,
+    really_goodbye,
     reply_in_character,
     structured,
 )
@@ -129,6 +131,8 @@ class ActionGiveFeedback(PersonaAction):
         tracker: Tracker,
         domain: Dict[str, Any],
     ) -> List[EventType]:
+        if latest_intent(tracker) == "goodbye" and not really_goodbye(tracker):
+            return []  # the persona answered the question instead
         heard = misrouted_to_coach(tracker)
         if heard is not None:
             return reply_in_character(dispatcher, tracker, heard)

@@ -177,6 +177,18 @@ def reply_in_character(
     return speak(dispatcher, persona, reply, tracker)
 
 
+def really_goodbye(tracker: Tracker) -> bool:
+    """Whether a message Rasa took for a goodbye is one.
+
+    "do you take people on MAT" once came out as ``goodbye``: a question
+    without any goodbye words is answered, and no feedback card follows.
+    """
+    heard = heard_from(tracker, current_persona(tracker))
+    return (
+        heard.goodbye or heard.question is None or latest_text(tracker).startswith("/")
+    )
+
+
 COMMAND_INTENTS = frozenset(
     {"ask_hint", "ask_feedback", "ask_rubric", "help", "start_over", "switch_persona"}
 )

@@ -18,6 +18,7 @@ from actions.common import (
     PersonaAction,
     current_persona,
     heard_from,
+    really_goodbye,
     reply_in_character,
     speak,
     voice_for,
@@ -116,6 +117,8 @@ class ActionSayGoodbye(PersonaAction):
     ) -> List[EventType]:
         persona = current_persona(tracker)
         heard = heard_from(tracker, persona)
+        if not really_goodbye(tracker):
+            return reply_in_character(dispatcher, tracker, heard)
         heard.goodbye = True
         return speak(
             dispatcher, persona, voice_for(tracker, persona).respond(heard), tracker

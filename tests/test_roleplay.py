@@ -34,10 +34,11 @@ NEVER = (
     "asked what it was told",
 )
 # Share of turns with a topic expectation whose reply addressed that topic.
-# The target is 0.9 (issue 11); this floor only guards against regressions
-# until the personas' topic data is written. The holdout part is reported,
-# never asserted on, so that it cannot be tuned against.
-MIN_TOPIC_SHARE = 0.6
+# The target is 0.9 (issue 11); measured 0.80 on the planner and 0.81 over
+# REST on 2026-11-28, so this floor only guards against regressions. The
+# holdout part is reported, never asserted on, so that it cannot be tuned
+# against.
+MIN_TOPIC_SHARE = 0.75
 
 
 def test_suite_is_big_and_split() -> None:
@@ -74,12 +75,6 @@ def test_planner_holds_every_scripted_conversation() -> None:
 
 
 @pytest.mark.model
-@pytest.mark.xfail(
-    reason="issue 11 open: over REST a few turns still reach a coaching or "
-    "restart action (empty persona reply, the opener said again); the figures "
-    "print either way",
-    strict=False,
-)
 def test_every_scripted_conversation_over_rest(stack) -> None:
     settings = stack.settings
     transcripts = [

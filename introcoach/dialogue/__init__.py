@@ -307,12 +307,9 @@ class PersonaVoice:
         self._last_interest = last_interest
         state.last_interest = None
         if heard.feeling:
-            thanked = heard.thanks and self._add(self._pick(self._by_style("thanks")))
             if self._add(self._pick(self._lines["feeling"][heard.feeling])):
                 state.warm_up()
                 return f"feeling:{heard.feeling}", None
-            if thanked:
-                return "thanks", None
         if heard.introduced:
             said = False
             if heard.name:
@@ -410,6 +407,8 @@ class PersonaVoice:
             if label in state.shared or label in heard.asked_about:
                 continue
             interest = self.persona.interest(label)
+            if not _FIRST_PERSON.search(heard.text) and not heard.me_too:
+                continue  # common ground is something they say of themselves
             if interest.kind == "work" and (
                 heard.question is not None
                 or not _FIRST_PERSON.search(heard.text)
@@ -670,6 +669,10 @@ class PersonaVoice:
             return None
         state.asked.append(candidate["text"])
         state.open_question = candidate["about"]
+        if candidate["about"] != "other":
+            # One question per subject: never "how long have you been doing
+            # this?" and then "how long have you been in the field?".
+            state.learn(candidate["about"])
         return candidate["about"]
 
     def _wrap_up(self) -> bool:

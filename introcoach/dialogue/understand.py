@@ -341,7 +341,7 @@ def _clean_name(candidate: str, persona: Persona) -> Optional[str]:
 
 
 _NAME_AFTER = re.compile(
-    r"\b(?:i'?m|i am|my name is|my name's|name's|this is|call me|it's)\s+"
+    r"\b(?:i'?m|i am|my name is|my name's|name's|this is|call me)\s+"
     r"([A-Za-z][a-z'A-Z-]*)"
     r"(?=\s*(?:[,.!?;]|$|and\b|from\b|i\b|i'm\b|im\b|here\b|-))",
     re.I,
@@ -561,9 +561,12 @@ def hear(
         for label in heard.dislikes
         if not any(_mentions(c, label, persona) for c in asked)
     ]
-    heard.their_interest, heard.their_dislike = _their_interest(
-        text, entities.get("interest", ()), persona
-    )
+    if intent in (None, "share_interest"):
+        # Rasa tags odd words as interests in other intents ("im not sure im
+        # ready"): only a message about interests names one of theirs.
+        heard.their_interest, heard.their_dislike = _their_interest(
+            text, entities.get("interest", ()), persona
+        )
     if heard.their_interest and any(
         heard.their_interest in persona.keywords_for(i) for i in heard.likes
     ):
