@@ -57,7 +57,8 @@ ALREADY_TOLD = {
     "role": (
         re.compile(r"\b(?:i'?m|im|i am) (?:a|an|the)\b|\bi work\b|\bi do peer\b", re.I),
         re.compile(
-            r"what (?:kind of )?(?:work|role|job)|what do you do\b(?! for fun)|"
+            r"what (?:kind of )?(?:work|role|job)|"
+            r"what do you do\b(?! for fun| to recharge| outside| when| on )|"
             r"what's your role",
             re.I,
         ),
