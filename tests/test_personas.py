@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+import yaml
 
 from introcoach.personas import (
     PersonaError,
@@ -125,16 +126,17 @@ def test_lookups() -> None:
     assert pick_persona(seed="s") == pick_persona(seed="s")
 
 
-def test_personas_check_reports_thin_parts(tmp_path: Path, capsys) -> None:
+def _check(tmp_path: Path, extra: str = "") -> int:
+    """Run ``introcoach personas check`` on MINIMAL plus ``extra`` YAML."""
     from introcoach.cli import main
 
     path = tmp_path / "one.yml"
-    path.write_text(
-        "id: sky\nname: Sky Lee\nrole: outreach worker\norganization: Hope Street\n"
-        "interests: [jazz]\n",
-        encoding="utf-8",
-    )
-    assert main(["personas", "check", str(path)]) == 0
+    path.write_text(yaml.safe_dump(MINIMAL) + extra, encoding="utf-8")
+    return main(["personas", "check", str(path)])
+
+
+def test_personas_check_reports_thin_parts(tmp_path: Path, capsys) -> None:
+    assert _check(tmp_path) == 0
     out = capsys.readouterr().out
     assert "schema valid" in out and "sky (Sky Lee)" in out
     assert "topics answered from the shared defaults" in out
@@ -142,15 +144,7 @@ def test_personas_check_reports_thin_parts(tmp_path: Path, capsys) -> None:
 
 
 def test_personas_check_fails_on_a_schema_error(tmp_path: Path, capsys) -> None:
-    from introcoach.cli import main
-
-    path = tmp_path / "bad.yml"
-    path.write_text(
-        "id: sky\nname: Sky Lee\nrole: outreach worker\norganization: Hope Street\n"
-        "interests: [jazz]\ntopics:\n  story: {asks: [why]}\n",
-        encoding="utf-8",
-    )
-    assert main(["personas", "check", str(path)]) == 1
+    assert _check(tmp_path, "topics:\n  story: {asks: [why]}\n") == 1
     assert "schema error" in capsys.readouterr().out
 
 

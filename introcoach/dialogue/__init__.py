@@ -28,6 +28,7 @@ import yaml
 
 from introcoach.dialogue.state import ConversationState, sentence_key
 from introcoach.dialogue.understand import (
+    INTENT_TOPICS,
     Heard,
     Question,
     hear,
@@ -136,12 +137,6 @@ class PersonaVoice:
         self._parts: List[str] = []
         self._last_interest: Optional[str] = None
 
-    # Kept for callers that still say "memory".
-    @property
-    def memory(self) -> ConversationState:
-        """The conversation state."""
-        return self.state
-
     # -- wording helpers ---------------------------------------------------------
 
     def _by_style(self, key: str) -> Any:
@@ -246,8 +241,9 @@ class PersonaVoice:
                 plan.setdefault("addressed", []).append("goodbye")
                 return self._finish(plan)
         question = heard.question
-        if question is None and heard.intent in _INTENT_AS_QUESTION:
-            question = Question(heard.text, _INTENT_AS_QUESTION[heard.intent], 1.0)
+        if question is None and heard.intent in INTENT_TOPICS:
+            # "tell me about your day" is a question though no word says so.
+            question = Question(heard.text, INTENT_TOPICS[heard.intent], 1.0)
         if heard.contact or "answered" in plan:
             question = None
         if question is not None:
@@ -699,17 +695,3 @@ class PersonaVoice:
         )
         self._parts.append(line)
         return self._finish({"answered": "pitch"})
-
-
-# Rasa intents that are questions even when the words hide it ("tell me about
-# your day" has no question word at the start).
-_INTENT_AS_QUESTION = {
-    "ask_wellbeing": "wellbeing",
-    "ask_persona_work": "day_to_day",
-    "ask_persona_organization": "organization",
-    "ask_persona_interests": "interests",
-    "ask_conference": "session",
-    "ask_travel": "trip",
-    "ask_weather": "weather",
-    "ask_sports": "sports",
-}

@@ -320,13 +320,6 @@ def _is_follow_up(clause: str) -> bool:
     )
 
 
-def _addressed(clause: str, persona: Persona) -> bool:
-    tokens = set(words(clause))
-    return bool(
-        tokens & {"you", "your", "yours", "yourself", persona.first_name.lower()}
-    )
-
-
 # -- who the trainee is -------------------------------------------------------------
 
 
