@@ -371,7 +371,11 @@ class PersonaVoice:
         if heard.greeting and state.turn == 1:
             if self._add(self._pick(self._by_style("greeting"))):
                 return "greeting", None
-        if heard.acknowledgement and heard.question is None and not heard.goodbye:
+        if (
+            heard.acknowledgement
+            and heard.question is None
+            and not (heard.goodbye or heard.contact)
+        ):
             if self._add(self._pick(self._lines["small_ack"])):
                 return "react", None
         return None, None
