@@ -21,6 +21,7 @@ sys.path.insert(0, str(ROOT / "tests"))
 sys.path.insert(0, str(ROOT))
 
 from roleplay.suite import (  # noqa: E402
+    SUITE_DIR,
     load_conversations,
     markdown,
     run_on_planner,
@@ -38,12 +39,18 @@ def main() -> int:
     parser.add_argument("--out", type=Path, default=ROOT / "results" / "roleplay")
     parser.add_argument("--plain", action="store_true", help="no check notes")
     parser.add_argument(
+        "--suite",
+        type=Path,
+        default=SUITE_DIR,
+        help="a folder of conversation files (default: tests/roleplay/conversations)",
+    )
+    parser.add_argument(
         "--planner-only",
         action="store_true",
         help="run through the reply planner alone (no Rasa, no servers)",
     )
     args = parser.parse_args()
-    conversations = load_conversations()
+    conversations = load_conversations(args.suite)
     if args.planner_only:
         transcripts = [run_on_planner(c) for c in conversations]
     else:

@@ -225,3 +225,145 @@ def test_plain_string_interests_get_display_forms() -> None:
 def test_the_minimal_persona_answers_from_the_defaults(topic: str) -> None:
     voice = PersonaVoice(get_persona("grace"))
     assert voice._next_answer(topic)
+
+
+# -- knowledge, reactions and the shared reactions ------------------------------
+
+HOUSING = {
+    "id": "hal",
+    "name": "Hal Moreno",
+    "role": "recovery housing director",
+    "organization": "Bright Path Residences",
+    "personality": "warm",
+    "interests": [
+        {"label": "cycling", "kind": "personal", "story": "I ride to work."},
+        {"label": "recovery housing", "kind": "work", "story": "I visit every house."},
+    ],
+    "topics": {
+        "access": {
+            "asks": ["how does someone get a bed", "how do people get in"],
+            "answers": [
+                "Anyone can refer; a bed opens in about a month.",
+                "Rent is a hundred and sixty a week.",
+            ],
+        }
+    },
+    "questions": [
+        {"text": "Are you certified yet, or working toward it?", "about": "other"},
+        {"text": "What kind of work do you do?", "about": "role"},
+    ],
+    "knowledge": [
+        {
+            "asks": ["is there a womens house", "do you have beds for women"],
+            "answer": "Three of our houses are for women, with women on staff.",
+            "topic": "access",
+        },
+        {
+            "asks": ["do you take people on mat", "is methadone ok in your houses"],
+            "answers": ["Yes, people on methadone or buprenorphine are welcome."],
+        },
+    ],
+    "reactions": [
+        {
+            "hears": [
+                "we never have anywhere to send people after detox",
+                "people leave detox with no place to go",
+            ],
+            "says": ["That gap after detox is the whole reason we exist."],
+        }
+    ],
+}
+
+
+def _voice_of(data: dict) -> tuple:
+    from introcoach.personas import persona_from_dict
+
+    persona = persona_from_dict(data)
+    return persona, PersonaVoice(persona, seed="k").opening_state()
+
+
+def _say(persona, memory, text: str):
+    reply = PersonaVoice(persona, memory, seed="k").respond(hear(text, persona))
+    return reply, reply.memory.to_dict()
+
+
+def test_a_specific_question_gets_the_specific_answer() -> None:
+    persona, memory = _voice_of(HOUSING)
+    reply, memory = _say(persona, memory, "is there a women's house")
+    assert "Three of our houses are for women" in reply.text
+    # It counts as the broad topic it belongs to, for follow-ups and checks.
+    assert reply.plan["answered"] == "access"
+    reply, _ = _say(persona, memory, "do you take ppl on MAT?")
+    assert "methadone or buprenorphine" in reply.text
+
+
+def test_the_broad_topic_still_answers_a_broad_question() -> None:
+    persona, memory = _voice_of(HOUSING)
+    reply, _ = _say(persona, memory, "how do people get in")
+    assert reply.plan["answered"] == "access"
+    assert "Anyone can refer" in reply.text
+
+
+def test_a_statement_about_its_world_gets_its_own_reaction() -> None:
+    persona, memory = _voice_of(HOUSING)
+    reply, _ = _say(
+        persona,
+        memory,
+        "where do people go when they finish detox? "
+        "we never have anywhere to send them",
+    )
+    assert "That gap after detox" in reply.text
+    assert reply.plan["reacted"] == "own_reaction"
+    # The reaction answers the question: no "I don't know" after it.
+    assert reply.plan.get("answered") == "own_reaction"
+
+
+def test_one_shared_word_is_not_a_reaction() -> None:
+    persona = _voice_of(HOUSING)[0]
+    assert hear("i work at a detox", persona).reaction is None
+
+
+@pytest.mark.parametrize(
+    "text, reacted",
+    [
+        ("i just got certified last month!", "news"),
+        ("hi im jo, i work at bright path actually", "news"),
+    ],
+)
+def test_good_news_and_a_colleague_are_noticed(text: str, reacted: str) -> None:
+    persona, memory = _voice_of(HOUSING)
+    reply, _ = _say(persona, memory, text)
+    assert reply.plan["reacted"] == reacted, reply.text
+
+
+def test_exam_nerves_get_an_answer_about_the_exam() -> None:
+    heard = hear("honestly im kind of nervous about the exam", get_persona("walter"))
+    assert heard.feeling == "exam_nerves"
+    reply = converse("walter", ["honestly im kind of nervous about the exam"])[0]
+    assert "exam" in reply.lower()
+
+
+def test_it_does_not_ask_about_what_they_brought_up() -> None:
+    persona, memory = _voice_of(HOUSING)
+    reply, memory = _say(persona, memory, "im a peer at a shelter. just got certified")
+    for _ in range(3):
+        reply, memory = _say(persona, memory, "ok")
+        assert "certified" not in reply.text.lower()
+
+
+def test_a_card_request_with_thanks_is_one_answer() -> None:
+    persona, memory = _voice_of(HOUSING)
+    reply, _ = _say(persona, memory, "cool thanks, can i email you my resume")
+    assert reply.plan.get("answered") == "contact"
+    assert reply.plan.get("reacted") != "thanks"
+
+
+def test_thanks_for_your_time_is_a_goodbye() -> None:
+    heard = hear("thank you for your time Mr Okafor", get_persona("walter"))
+    assert heard.goodbye
+
+
+def test_do_you_like_gets_a_yes_before_the_story() -> None:
+    persona, memory = _voice_of(HOUSING)
+    reply, _ = _say(persona, memory, "do you like cycling?")
+    assert reply.text.startswith("I do") and "I ride to work." in reply.text

@@ -61,6 +61,13 @@ def test_missing_required_key_is_named(missing: str) -> None:
         ({"id": "Has Spaces"}, "lower-case"),
         ({"personality": "grumpy"}, "personality"),
         ({"name": "   "}, "non-empty"),
+        ({"knowledge": [{"asks": ["do you hire"]}]}, "needs asks and an answer"),
+        (
+            {"knowledge": [{"asks": ["x y"], "answer": "Yes.", "topic": "nope"}]},
+            "neither a standard topic",
+        ),
+        ({"knowledge": "do you hire"}, "'knowledge' must be a list"),
+        ({"reactions": [{"hears": ["i'm job hunting"]}]}, "needs hears and says"),
     ],
 )
 def test_invalid_values_are_explained(change, message) -> None:
@@ -135,12 +142,33 @@ def _check(tmp_path: Path, extra: str = "") -> int:
     return main(["personas", "check", str(path)])
 
 
+def test_knowledge_and_reactions_are_read() -> None:
+    persona = persona_from_dict(
+        {
+            **MINIMAL,
+            "knowledge": [
+                {"asks": ["do you hire", "are you hiring"], "answer": "We are."},
+                {"asks": ["a", "b"], "answers": ["One.", "Two."], "topic": "jazz"},
+                {"asks": ["c", "d"], "answer": "Three.", "topic": "access"},
+            ],
+            "reactions": [{"hears": ["i'm job hunting"], "says": ["Good timing."]}],
+        }
+    )
+    first = persona.knowledge["knowledge:1"]
+    assert first.asks == ("do you hire", "are you hiring")
+    assert first.answers == ("We are.",) and first.parent == ""
+    assert persona.knowledge["knowledge:2"].parent == "jazz"
+    assert persona.find_topic("knowledge:3").parent == "access"
+    assert persona.reactions[0].says == ("Good timing.",)
+
+
 def test_personas_check_reports_thin_parts(tmp_path: Path, capsys) -> None:
     assert _check(tmp_path) == 0
     out = capsys.readouterr().out
     assert "schema valid" in out and "sky (Sky Lee)" in out
     assert "topics answered from the shared defaults" in out
     assert "no deflections" in out
+    assert "no knowledge items" in out and "no reactions" in out
 
 
 def test_personas_check_fails_on_a_schema_error(tmp_path: Path, capsys) -> None:

@@ -64,6 +64,27 @@ _SMALL_TALK_TOPICS = (
     "session",
     "plans",
 )
+# Words of a question that say nothing about what the trainee told already.
+_PLAIN_QUESTION_WORDS = frozenset(
+    "conference session sessions favorite favourite working people anything "
+    "really usually actually something yourself today around mostly things "
+    "doing coming joining enjoying recharge outside friends".split()
+)
+
+
+def _stems(text: str) -> List[str]:
+    """Distinctive words of a text, cut to six letters ("certified" -> certif)."""
+    return [
+        w[:6] for w in words(text) if len(w) >= 6 and w not in _PLAIN_QUESTION_WORDS
+    ]
+
+
+# "do you like basketball?" deserves a yes before the story.
+_YES_NO_INTEREST = re.compile(
+    r"^\W*(?:so |and |hey |wait |ok\W+)?(?:(?:do|did) (?:you|u) (?!know\b|have\b)\w+|"
+    r"(?:are|r) (?:you|u) (?:into|a fan|a big)|(?:you|u) (?:like|play|into))\b",
+    re.I,
+)
 _SENTENCE = re.compile(r"(?<=[.!?])\s+(?=[A-Z\"'])")
 _SPORTS = re.compile(
     r"\b(basketball|soccer|baseball|football|cycling|running|hiking|fishing|tennis|"
@@ -100,6 +121,14 @@ def _article(phrase: str) -> str:
 def split_sentences(text: str) -> List[str]:
     """A reply's sentences ("Hi! I'm Dana." -> two)."""
     return [s.strip() for s in _SENTENCE.split(text.strip()) if s.strip()]
+
+
+def _merge(plan: Dict[str, Any], more: Mapping[str, Any]) -> None:
+    """Add an answer's plan to the turn's, keeping every topic addressed."""
+    addressed = list(plan.get("addressed", [])) + list(more.get("addressed", []))
+    plan.update(more)
+    if addressed:
+        plan["addressed"] = addressed
 
 
 @dataclass
@@ -226,7 +255,7 @@ class PersonaVoice:
         if reaction:
             plan["reacted"] = reaction
         if heard.question is not None and heard.question.topic == "name":
-            plan.update(self._answer(heard.question, heard))
+            _merge(plan, self._answer(heard.question, heard))
             plan.setdefault("addressed", []).append("name")
         if heard.contact or heard.goodbye:
             if heard.contact:
@@ -246,10 +275,19 @@ class PersonaVoice:
             question = Question(heard.text, INTENT_TOPICS[heard.intent], 1.0)
         if heard.contact or "answered" in plan:
             question = None
+        if (
+            question is not None
+            and question.topic is None
+            and plan.get("reacted") == "own_reaction"
+        ):
+            # "Where do people go after detox? We never have anywhere to send
+            # them": the persona's own reaction is the answer.
+            question = None
+            plan["answered"] = "own_reaction"
         if question is not None:
-            plan.update(self._answer(question, heard, self._last_interest))
+            _merge(plan, self._answer(question, heard, self._last_interest))
         elif heard.asked_back and answered_open is None:
-            plan.update(self._answer(Question(heard.text, "wellbeing", 1.0), heard))
+            _merge(plan, self._answer(Question(heard.text, "wellbeing", 1.0), heard))
         if not self._parts:
             self._add(self._pick(self._by_style("acknowledge")))
         asked = self._ask_back(heard, plan, preferred)
@@ -259,6 +297,10 @@ class PersonaVoice:
 
     def _learn(self, heard: Heard) -> None:
         state = self.state
+        for stem in _stems(heard.text):
+            if stem not in state.told:
+                state.told.append(stem)
+        del state.told[:-200]
         if heard.name:
             state.trainee["name"] = heard.name
             state.learn("name")
@@ -306,12 +348,33 @@ class PersonaVoice:
             if self._add(self._pick(self._lines["feeling"][heard.feeling])):
                 state.warm_up()
                 return f"feeling:{heard.feeling}", None
+        own = self._own_reaction(heard)
+        news = None
+        if heard.same_org:
+            news = self._pick(self._lines["same_org"])
+        elif heard.good_news and not heard.feeling:
+            news = self._pick(self._lines["good_news"])
+        if news and self._add(news):
+            state.warm_up()
+            greeting = self._pick(self._by_style("greeting_named"))
+            if heard.name and greeting:
+                self._parts.insert(0, greeting)
+            if own:
+                self._add(own)
+            return "own_reaction" if own else "news", None
         if heard.introduced:
             said = False
             if heard.name:
                 said = self._add(self._pick(self._by_style("greeting_named")))
             elif heard.greeting and state.turn == 1:
                 said = self._add(self._pick(self._by_style("greeting")))
+            if own:
+                # What they told it touches its own world: say that, not a
+                # line that would fit anyone's job.
+                said = self._add(own) or said
+                if said:
+                    state.warm_up()
+                    return "own_reaction", None
             if heard.role:
                 said = self._add(self._role_line(heard.role)) or said
                 preferred = self._fresh_question(self._lines["after_role"])
@@ -332,6 +395,9 @@ class PersonaVoice:
                 )
             if said:
                 return "intro", preferred
+        if own and self._add(own):
+            state.warm_up()
+            return "own_reaction", None
         if heard.empathy and heard.question is None:
             if self._add(self._pick(self._lines["empathy"])):
                 return "empathy_ack", None
@@ -360,11 +426,19 @@ class PersonaVoice:
                 return "react", None
         if heard.congrats and self._add(self._pick(self._lines["congrats"])):
             return "thanks", None
-        if heard.thanks and self._add(self._pick(self._by_style("thanks"))):
+        if (
+            heard.thanks
+            and not heard.contact
+            and self._add(self._pick(self._by_style("thanks")))
+        ):
             return "thanks", None
         if heard.empathy and self._add(self._pick(self._lines["empathy"])):
             return "empathy_ack", None
-        if answered_open and heard.question is None and not heard.goodbye:
+        if (
+            answered_open
+            and heard.question is None
+            and not (heard.goodbye or heard.contact)
+        ):
             line = self._answered_line(answered_open, heard)
             if line and self._add(line):
                 return "react", None
@@ -379,6 +453,12 @@ class PersonaVoice:
             if self._add(self._pick(self._lines["small_ack"])):
                 return "react", None
         return None, None
+
+    def _own_reaction(self, heard: Heard) -> Optional[str]:
+        """The persona's own line for what they told it, not said yet."""
+        if heard.reaction is None or heard.reaction >= len(self.persona.reactions):
+            return None
+        return self._pick(self.persona.reactions[heard.reaction].says)
 
     def _role_line(self, role: str) -> Optional[str]:
         role_a = _article(role)
@@ -451,7 +531,28 @@ class PersonaVoice:
             and not venue
             and self.persona.interest(last_interest).kind == "personal"
         ):
-            # "Who's your team?" right after the Mariners story.
+            # "Who's your team?" right after the Mariners story: what the
+            # persona knows about that interest, best match first.
+            about = [
+                key
+                for key, item in self.persona.knowledge.items()
+                if item.parent == last_interest
+            ]
+            asked = set(words(question.text))
+            about.sort(
+                key=lambda key: -max(
+                    len(asked & set(words(ask)))
+                    for ask in self.persona.knowledge[key].asks
+                )
+            )
+            for key in about:
+                if self._add(self._next_answer(key, question.text)):
+                    state.last_interest = last_interest
+                    return {
+                        "answered": "follow_up",
+                        "follow_up": True,
+                        "knowledge": key,
+                    }
             if self._add(self._pick(self._lines["interest_follow_up"])):
                 return {"answered": "follow_up", "follow_up": True}
         work_thread = state.last_topic not in (None, *_SMALL_TALK_TOPICS)
@@ -480,6 +581,8 @@ class PersonaVoice:
             self._add(line)
             return {"answered": "deflect"}
         if topic == "interests" and heard.asked_about:
+            if _YES_NO_INTEREST.search(question.text):
+                self._add(self._by_style("interest_yes"))
             if self._talk_about_interest(heard.asked_about[0]):
                 return {"answered": "interests"}
             if question.matched_topic and question.matched_topic != "interests":
@@ -489,6 +592,33 @@ class PersonaVoice:
                     Question(question.text, None, 0.0, follow_up=question.follow_up),
                     heard,
                 )
+        item = self.persona.knowledge.get(topic)
+        if item is not None:
+            if self._add(self._next_answer(topic, question.text)):
+                if topic not in state.topics:
+                    state.topics.append(topic)
+                state.warm_up()
+                if item.parent in self.persona.all_interests:
+                    # About one of its interests: "who's your team?" next is
+                    # about that interest.
+                    if item.parent not in state.revealed:
+                        state.revealed.append(item.parent)
+                    state.last_interest = item.parent
+                    state.last_topic = None
+                    return {"answered": "interests", "knowledge": topic}
+                # A follow-up continues on the broader topic it belongs to.
+                state.last_topic = item.parent or None
+                return {
+                    "answered": item.parent or "knowledge",
+                    "addressed": [topic],
+                    "knowledge": topic,
+                }
+            parent = item.parent or question.matched_topic
+            if not parent or parent == topic:
+                own = [d for d in self.persona.deflections if not self._said_any(d)]
+                self._add(own[0] if own else self._pick(self._lines["topic_exhausted"]))
+                return {"answered": "deflect"}
+            topic = parent
         said = self._say_topic(topic, question.text)
         if not said:
             self._add(self._pick(self._lines["topic_exhausted"]))
@@ -523,7 +653,7 @@ class PersonaVoice:
         return role in sentence_key(answer) or "day_to_day" in self.state.topics
 
     def _next_answer(self, topic: str, question: str = "") -> Optional[str]:
-        found = self.persona.topics.get(topic)
+        found = self.persona.find_topic(topic)
         answers: Sequence[str] = (
             found.answers
             if found is not None
@@ -628,7 +758,10 @@ class PersonaVoice:
             if (
                 item["text"] not in self.state.asked
                 and item["about"] not in self.state.known
+                and not set(_stems(item["text"])) & set(self.state.told)
             ):
+                # Nor a question about what they brought up themselves
+                # ("Are you certified yet?" after "I just got certified").
                 return dict(item)
         return None
 
@@ -646,9 +779,7 @@ class PersonaVoice:
             return None
         candidate: Optional[Dict[str, str]] = preferred
         if candidate is None and answered in self._lines["reciprocal"]:
-            item = self._lines["reciprocal"][answered]
-            if item["text"] not in state.asked and item["about"] not in state.known:
-                candidate = dict(item)
+            candidate = self._fresh_question([self._lines["reciprocal"][answered]])
         if candidate is None:
             # After a real answer, leave room for the trainee's next question
             # every other time: a partner who always asks back interrogates.

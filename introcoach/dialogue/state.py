@@ -42,6 +42,8 @@ class ConversationState:
         shared: Persona interests found in common (warmed up once each).
         warmth: How warm the persona has become (0 cool .. 5 very warm).
         wrapped_up: Whether a busy persona has said it must go soon.
+        told: Distinctive words the trainee used ("certified"), so the
+            persona does not ask about what they already brought up.
     """
 
     turn: int = 0
@@ -61,6 +63,7 @@ class ConversationState:
     warmth: int = 0
     wrapped_up: bool = False
     last_interest: Optional[str] = None
+    told: List[str] = field(default_factory=list)
 
     @classmethod
     def from_dict(cls, data: Optional[Mapping[str, Any]]) -> ConversationState:
@@ -110,6 +113,7 @@ class ConversationState:
                 if isinstance(data.get("last_interest"), str)
                 else None
             ),
+            told=strs("told"),
         )
 
     def to_dict(self) -> Dict[str, Any]:
@@ -132,6 +136,7 @@ class ConversationState:
             "warmth": self.warmth,
             "wrapped_up": self.wrapped_up,
             "last_interest": self.last_interest,
+            "told": list(self.told),
         }
 
     def has_said(self, sentence: str) -> bool:

@@ -18,10 +18,11 @@ from __future__ import annotations
 
 import difflib
 import functools
+import math
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Dict, Iterable, List, Optional, Sequence, Tuple
+from typing import Any, Dict, Iterable, List, Mapping, Optional, Sequence, Tuple
 
 import yaml
 
@@ -98,6 +99,13 @@ class Heard:
     contact: bool = False
     me_too: bool = False
     relief: bool = False
+    #: The persona's own reaction (an index into ``persona.reactions``) that
+    #: what they told it calls for, if any.
+    reaction: Optional[int] = None
+    #: Good news of their own ("just got certified").
+    good_news: bool = False
+    #: They said they work where the persona works.
+    same_org: bool = False
 
     @property
     def introduced(self) -> bool:
@@ -232,10 +240,11 @@ def ask_score(clause_words: Sequence[str], ask: str) -> float:
     ask_words = _ask_words(ask)
     if not ask_words:
         return 0.0
-    total = matched = content = 0.0
+    total = matched = content = content_total = 0.0
     for word in ask_words:
         weight = word_weight(word)
         total += weight
+        content_total += weight == 1.0
         if any(_similar(word, other) for other in clause_words):
             matched += weight
             if weight == 1.0:
@@ -249,7 +258,12 @@ def ask_score(clause_words: Sequence[str], ask: str) -> float:
             if word_weight(w) == 1.0 and w not in lexicon()["filler_words"]
         ]
         return 1.0 if matched == total and not extra else 0.0
-    return matched / total
+    # Content words carry the meaning: "do you hire peers" is not asked by
+    # "what about peers on the crisis line", though most of its words are there.
+    score = matched / total
+    if content_total >= 3 and content / content_total < 0.5:
+        score *= 0.7
+    return score
 
 
 def topic_asks(persona: Persona) -> Dict[str, Tuple[str, ...]]:
@@ -261,6 +275,89 @@ def topic_asks(persona: Persona) -> Dict[str, Tuple[str, ...]]:
     for key, topic in persona.topics.items():
         asks[key] = asks.get(key, ()) + topic.asks
     return asks
+
+
+_SUFFIX = re.compile(r"(?:'s|ing|ed|es|s)$")
+
+
+def stem(word: str) -> str:
+    """A crude stem, enough to pair "houses"/"house", "working"/"work"."""
+    if len(word) > 4 and word.endswith("ies"):
+        return word[:-3] + "y"
+    cut = _SUFFIX.sub("", word) if len(word) > 4 else word
+    return cut[:6]
+
+
+_IDF_CACHE: Dict[Tuple[str, int], Dict[str, float]] = {}
+
+
+def _idf(persona: Persona) -> Dict[str, float]:
+    """How rare each word stem is across everything the persona can be asked."""
+    key = (persona.id, id(persona))
+    found = _IDF_CACHE.get(key)
+    if found is None:
+        asks = [a for group in topic_asks(persona).values() for a in group]
+        counts: Dict[str, int] = {}
+        for ask in asks:
+            for s in {stem(w) for w in _ask_words(ask)}:
+                counts[s] = counts.get(s, 0) + 1
+        total = max(1, len(asks))
+        found = {s: math.log(total / n) + 1.0 for s, n in counts.items()}
+        _IDF_CACHE.clear() if len(_IDF_CACHE) > 64 else None
+        _IDF_CACHE[key] = found
+    return found
+
+
+# Words too common in chat to make two sentences about the same thing.
+_COMMON = frozenset(
+    "im i'm from we our they them their people not no yes all some one out up "
+    "back go going want know think need make lot lol haha because but if then "
+    "than as by into off here us we're they're it's its".split()
+)
+
+
+def _weight(word: str, idf: Mapping[str, float]) -> float:
+    if word_weight(word) < 1.0 or word in _COMMON:
+        return 0.2
+    return idf.get(stem(word), max(idf.values(), default=1.0))
+
+
+def specific_score(clause_words: Sequence[str], ask: str, persona: Persona) -> float:
+    """How well a clause and one specific way of asking match, both ways (0..1).
+
+    Rare words count most ("detox", "women's", "degree"): the F-measure of
+    the ask's words found in the clause and the clause's words found in the ask.
+    """
+    idf = _idf(persona)
+    ask_words = _ask_words(ask)
+    if not ask_words or not clause_words:
+        return 0.0
+    clause_stems = {stem(w) for w in clause_words}
+    ask_stems = {stem(w) for w in ask_words}
+    found = sum(_weight(w, idf) for w in ask_words if stem(w) in clause_stems)
+    covered = sum(_weight(w, idf) for w in clause_words if stem(w) in ask_stems)
+    recall = found / sum(_weight(w, idf) for w in ask_words)
+    precision = covered / sum(_weight(w, idf) for w in clause_words)
+    if not recall or not precision:
+        return 0.0
+    return 2 * recall * precision / (recall + precision)
+
+
+MIN_SPECIFIC_SCORE = 0.5
+
+
+def match_knowledge(clause: str, persona: Persona) -> Tuple[Optional[str], float]:
+    """The persona's specific answer that a question asks for, if any."""
+    clause_words = [w for w in words(clause) if w not in lexicon()["filler_words"]]
+    best: Tuple[Optional[str], float] = (None, 0.0)
+    for key, item in persona.knowledge.items():
+        for ask in item.asks:
+            score = _wh_fit(clause_words, ask) * specific_score(
+                clause_words, ask, persona
+            )
+            if score > best[1]:
+                best = (key, score)
+    return best if best[1] >= MIN_SPECIFIC_SCORE else (None, best[1])
 
 
 INTENT_TOPICS = {
@@ -293,6 +390,10 @@ def match_topic(
             score += 0.15
         if score > best[1]:
             best = (key, score)
+    specific, sure = match_knowledge(clause, persona)
+    if specific is not None and (sure >= best[1] - 0.15 or best[1] < MIN_TOPIC_SCORE):
+        # A specific question answered specifically beats the broad topic.
+        return specific, max(sure, MIN_TOPIC_SCORE)
     if best[1] < MIN_TOPIC_SCORE:
         return None, best[1]
     return best
@@ -309,6 +410,37 @@ def _wh_fit(clause_words: Sequence[str], ask: str) -> float:
     if ask_wh and said_wh and ask_wh != said_wh:
         return 0.75
     return 1.0
+
+
+MIN_REACTION_SCORE = 0.7
+
+
+def _shared_content(clause_words: Sequence[str], phrase: str) -> int:
+    """How many meaningful words a clause and a phrase share."""
+    mine = {stem(w) for w in clause_words if word_weight(w) == 1.0 and w not in _COMMON}
+    return len(mine & {stem(w) for w in _ask_words(phrase)})
+
+
+def match_reaction(statements: Sequence[str], persona: Persona) -> Optional[int]:
+    """The persona's reaction that best fits what the trainee told it, if any."""
+    best: Tuple[Optional[int], float] = (None, 0.0)
+    for clause in statements:
+        clause_words = words(clause)
+        if len(clause_words) < 3:
+            continue
+        for index, reaction in enumerate(persona.reactions):
+            score = max(
+                max(
+                    ask_score(clause_words, hears),
+                    specific_score(clause_words, hears, persona)
+                    if _shared_content(clause_words, hears) >= 2
+                    else 0.0,
+                )
+                for hears in reaction.hears
+            )
+            if score > best[1]:
+                best = (index, score)
+    return best[0] if best[1] >= MIN_REACTION_SCORE else None
 
 
 def _is_follow_up(clause: str) -> bool:
@@ -590,10 +722,17 @@ def hear(
         about = [label for label in heard.likes if _mentions(clause, label, persona)]
         personal = [i for i in about if persona.interest(i).kind == "personal"]
         work = [i for i in about if persona.interest(i).kind == "work"]
-        if personal and topic in (None, "interests", "sports"):
+        specific = persona.knowledge.get(topic or "")
+        if specific is not None and specific.parent not in personal:
+            # "do you travel a lot?" is about the interest itself, not the
+            # next trip a specific answer happens to share a word with.
+            generic_ask = score < STRONG_TOPIC_SCORE + 0.1
+        else:
+            generic_ask = False
+        if personal and (topic in (None, "interests", "sports") or generic_ask):
             heard.asked_about = personal
             topic = "interests"
-        elif work and (topic is None or score < STRONG_TOPIC_SCORE):
+        elif work and topic is None:
             # "do you ever have peers come in before discharge?": their own
             # field, asked about; their story of it answers best.
             heard.asked_about = work
@@ -606,12 +745,44 @@ def hear(
         if best is None or topic is not None or best.topic is None:
             best = candidate
     heard.question = best
+    heard.reaction = match_reaction(
+        [c for c in clauses(text) if not is_question(c)], persona
+    )
     # A long message that ends "take care" is more than a goodbye.
     heard.goodbye = _has("goodbye", text) and (len(tokens) <= 20 or intent == "goodbye")
     heard.contact = _has("contact", text)
     heard.me_too = _has("me_too", text)
     heard.relief = _has("relief", text)
+    heard.good_news = _has("good_news", statements) if statements else False
+    heard.same_org = bool(statements) and works_where(statements, persona)
     return heard
+
+
+_GENERIC_ORG_WORDS = frozenset(
+    "the of and at for st county state regional city center centre health "
+    "behavioral behavioural medical network alliance services board inc".split()
+)
+
+
+def works_where(statements: str, persona: Persona) -> bool:
+    """Whether they said they work at the persona's own organisation."""
+    distinctive = [
+        w for w in words(persona.organization) if w not in _GENERIC_ORG_WORDS
+    ]
+    if not distinctive:
+        return False
+    for clause in clauses(statements):
+        lowered = clause.lower()
+        said = re.search(
+            r"\b(?:i work|i'?m|im|i am|i've been|ive been)\b[^.?!]{0,40}?"
+            r"\b(?:at|with|for|from)\s+(?:the\s+)?(.+)$",
+            lowered,
+        )
+        if said:
+            hits = sum(w in words(said.group(1)) for w in distinctive)
+            if hits >= min(2, len(distinctive)) and hits * 2 >= len(distinctive):
+                return True
+    return False
 
 
 def _mentions(clause: str, label: str, persona: Persona) -> bool:

@@ -89,6 +89,16 @@ class Topic:
     key: str
     asks: Tuple[str, ...]
     answers: Tuple[str, ...]
+    #: For a ``knowledge`` item: the topic it belongs to ("" when none).
+    parent: str = ""
+
+
+@dataclass(frozen=True)
+class Reaction:
+    """What the persona says when the trainee tells it something about its world."""
+
+    hears: Tuple[str, ...]
+    says: Tuple[str, ...]
 
 
 @dataclass(frozen=True)
@@ -124,8 +134,15 @@ class Persona:
     topics: Mapping[str, Topic] = field(default_factory=dict)
     deflections: Tuple[str, ...] = ()
     asked: Tuple[PersonaQuestion, ...] = ()
+    #: Specific questions and their answers, keyed ``knowledge:<n>``.
+    knowledge: Mapping[str, Topic] = field(default_factory=dict)
+    reactions: Tuple[Reaction, ...] = ()
     #: Keys the persona file left out and the loader filled from defaults.
     defaulted: Tuple[str, ...] = ()
+
+    def find_topic(self, key: str) -> Optional[Topic]:
+        """A topic or a knowledge item by its key."""
+        return self.topics.get(key) or self.knowledge.get(key)
 
     def interest(self, label: str) -> Interest:
         """The display forms of one interest (derived when the file gave a string)."""
@@ -287,6 +304,72 @@ def _topics(value: Any, persona_id: str) -> Dict[str, Topic]:
     return topics
 
 
+def _entries(
+    value: Any, key: str, what: str, keys: str, persona_id: str
+) -> List[Tuple[str, Mapping[str, Any]]]:
+    """A list of mappings (``knowledge``, ``reactions``), each with its name."""
+    if value is None:
+        return []
+    if isinstance(value, str) or not isinstance(value, Sequence):
+        raise PersonaError(f"persona '{persona_id}': '{key}' must be a list")
+    found = []
+    for number, entry in enumerate(value, start=1):
+        where = f"{what} {number}"
+        if not isinstance(entry, Mapping):
+            raise PersonaError(f"persona '{persona_id}': {where} must have {keys}")
+        found.append((where, entry))
+    return found
+
+
+def _knowledge(
+    value: Any,
+    persona_id: str,
+    topics: Mapping[str, Topic],
+    interests: Sequence[str] = (),
+) -> Dict[str, Topic]:
+    """Read ``knowledge``: specific questions, each with its own answer(s)."""
+    found: Dict[str, Topic] = {}
+    items = _entries(
+        value, "knowledge", "knowledge item", "'asks' and 'answer'", persona_id
+    )
+    for number, (where, entry) in enumerate(items, start=1):
+        asks = _as_str_tuple(entry.get("asks"), f"{where} asks", persona_id)
+        answers = _as_str_tuple(entry.get("answers"), f"{where} answers", persona_id)
+        if entry.get("answer") is not None:
+            answers = (_text(entry.get("answer"), f"{where} answer", persona_id),)
+        if not asks or not answers or not all(answers):
+            raise PersonaError(
+                f"persona '{persona_id}': {where} needs asks and an answer"
+            )
+        parent = _text(entry.get("topic"), f"{where} topic", persona_id)
+        if (
+            parent
+            and parent not in STANDARD_TOPICS + ("family",)
+            and parent not in topics
+            and parent not in interests
+        ):
+            raise PersonaError(
+                f"persona '{persona_id}': {where} topic '{parent}' is neither a "
+                "standard topic, one of the persona's own nor one of its interests"
+            )
+        key = f"knowledge:{number}"
+        found[key] = Topic(key=key, asks=asks, answers=answers, parent=parent)
+    return found
+
+
+def _reactions(value: Any, persona_id: str) -> Tuple[Reaction, ...]:
+    """Read ``reactions``: what the persona says to what it is told."""
+    found: List[Reaction] = []
+    items = _entries(value, "reactions", "reaction", "'hears' and 'says'", persona_id)
+    for where, entry in items:
+        hears = _as_str_tuple(entry.get("hears"), f"{where} hears", persona_id)
+        says = _as_str_tuple(entry.get("says"), f"{where} says", persona_id)
+        if not hears or not says:
+            raise PersonaError(f"persona '{persona_id}': {where} needs hears and says")
+        found.append(Reaction(hears=hears, says=says))
+    return tuple(found)
+
+
 _ABOUT_GUESSES = (
     ("name", re.compile(r"\bname\b", re.I)),
     ("first_time", re.compile(r"\bfirst (?:time|conference)\b", re.I)),
@@ -412,6 +495,10 @@ def persona_from_dict(data: Any) -> Persona:
     )
     topics = _topics(data.get("topics"), persona_id)
     deflections = _as_str_tuple(data.get("deflections"), "deflections", persona_id)
+    knowledge = _knowledge(
+        data.get("knowledge"), persona_id, topics, interests + hidden
+    )
+    reactions = _reactions(data.get("reactions"), persona_id)
     optional = ("scene", "opener", "facts", "questions", "topics", "deflections")
     defaulted = tuple(key for key in optional if not data.get(key))
     return Persona(
@@ -432,6 +519,8 @@ def persona_from_dict(data: Any) -> Persona:
         topics=topics,
         deflections=deflections,
         asked=asked,
+        knowledge=knowledge,
+        reactions=reactions,
         defaulted=defaulted,
     )
 
@@ -556,15 +645,21 @@ def thin_parts(persona: Persona) -> List[str]:
     missing = [key for key in STANDARD_TOPICS if key not in persona.topics]
     if missing:
         notes.append("topics answered from the shared defaults: " + ", ".join(missing))
-    for key, topic in persona.topics.items():
-        if len(topic.answers) < 2:
-            notes.append(f"topic '{key}': only one answer (two or more vary it)")
+    named = [(f"topic '{key}'", topic) for key, topic in persona.topics.items()]
+    named += [(key.replace(":", " item "), i) for key, i in persona.knowledge.items()]
+    for name, topic in named:
+        if len(topic.answers) < 2 and name.startswith("topic"):
+            notes.append(f"{name}: only one answer (two or more vary it)")
         if len(topic.asks) < 2:
-            notes.append(f"topic '{key}': fewer than two ways to ask")
+            notes.append(f"{name}: fewer than two ways to ask")
         if any("?" in answer for answer in topic.answers):
-            notes.append(f"topic '{key}': an answer asks a question")
+            notes.append(f"{name}: an answer asks a question")
     if not persona.deflections:
         notes.append("no deflections: the shared defaults are used")
+    if not persona.knowledge:
+        notes.append("no knowledge items: specific questions get the broad topics")
+    if not persona.reactions:
+        notes.append("no reactions: what the trainee tells it gets shared lines")
     plain = [
         label
         for label in persona.all_interests

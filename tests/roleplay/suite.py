@@ -84,6 +84,8 @@ EQUIVALENT = {
         "shared_interest",
         "feeling",
         "empathy_ack",
+        "own_reaction",
+        "news",
     },
     "thanks": {"thanks"},
     "empathy_ack": {"empathy_ack", "thanks"},
