@@ -184,9 +184,12 @@ def really_goodbye(tracker: Tracker) -> bool:
     without any goodbye words is answered, and no feedback card follows.
     """
     heard = heard_from(tracker, current_persona(tracker))
-    return (
-        heard.goodbye or heard.question is None or latest_text(tracker).startswith("/")
-    )
+    text = latest_text(tracker)
+    # "baseball though, now we're talking" once came out as goodbye too: a
+    # statement ends the conversation only when it is short and says nothing
+    # else ("ok later", "cya").
+    short = len(text.split()) <= 3 and not (heard.likes or heard.introduced)
+    return heard.goodbye or text.startswith("/") or (heard.question is None and short)
 
 
 COMMAND_INTENTS = frozenset(

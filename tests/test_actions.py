@@ -748,3 +748,19 @@ async def test_only_a_request_to_switch_switches(
     events = await ActionSwitchPersona().run(dispatcher, tracker, domain)
     ids = [e["value"] for e in events if e.get("name") == "persona_id"]
     assert bool(ids) == switched, texts(dispatcher)
+
+
+@pytest.mark.parametrize(
+    "text, ends",
+    [
+        ("Great talking to you, bye!", True),
+        ("ok later", True),
+        ("baseball though, now we're talking", False),
+        ("do you take people on MAT", False),
+    ],
+)
+def test_only_a_real_goodbye_ends_the_conversation(make_tracker, text, ends) -> None:
+    from actions.common import really_goodbye
+
+    tracker = make_tracker(text, intent="goodbye", slots={"persona_id": "kevin"})
+    assert really_goodbye(tracker) is ends

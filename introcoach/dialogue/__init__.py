@@ -33,6 +33,9 @@ from introcoach.dialogue.understand import (
     Question,
     hear,
     is_venue_question,
+    plausible_name,
+    rare_overlap,
+    stem,
     word_weight,
     words,
 )
@@ -79,6 +82,28 @@ def _stems(text: str) -> List[str]:
     ]
 
 
+_HOW_LONG = re.compile(
+    r"\b(?:for|been|about|like|almost|over|nearly)\s+(?:\w+\s+)?"
+    r"(?:\d+|a|an|one|two|three|four|five|six|seven|eight|nine|ten|a few|a couple|"
+    r"couple|few|several)\s*(?:of\s+)?(?:years?|yrs?|months?|weeks?)\b|"
+    r"\b(?:\d+|one|two|three|four|five|six|seven|eight|nine|ten)\s*"
+    r"(?:years?|yrs?|months?)\s+(?:in|now|sober|clean)\b",
+    re.I,
+)
+#: How much rare meaning an answer from another topic must share with the
+#: question to be said instead (about one uncommon word).
+CLOSER_ANSWER_OVERLAP = 4.0
+_SESSION_WORDS = re.compile(
+    r"\b(?:session|sessions|talk|panel|keynote|workshop|track|went to|the one on|"
+    r"presentation|speaker)\b",
+    re.I,
+)
+_PLACE_WORDS = re.compile(
+    r"\b(?:from|drove|flew|live|based|up north|down south|city|county|state|town|"
+    r"coast|valley|hours?|miles|local|around here|nearby)\b|"
+    r"(?<![.!?]\s)(?<!^)\b[A-Z][a-z]{2,}",
+)
+_LUKEWARM = re.compile(r"\b(?:ok|okay|fine|alright|meh|not bad|so so|so-so)\b", re.I)
 # "do you like basketball?" deserves a yes before the story.
 _YES_NO_INTEREST = re.compile(
     r"^\W*(?:so |and |hey |wait |ok\W+)?(?:(?:do|did) (?:you|u) (?!know\b|have\b)\w+|"
@@ -159,8 +184,9 @@ class PersonaVoice:
     ) -> None:
         self.persona = persona
         self.state = ConversationState.from_dict(memory)
-        if user_name and not self.state.trainee.get("name"):
-            self.state.trainee["name"] = user_name.strip()
+        name = plausible_name(user_name or "", persona)
+        if name and not self.state.trainee.get("name"):
+            self.state.trainee["name"] = name
         self._rng = random.Random(f"{seed}:{persona.id}:{self.state.turn}")
         self._lines = small_talk()
         self._parts: List[str] = []
@@ -297,9 +323,11 @@ class PersonaVoice:
 
     def _learn(self, heard: Heard) -> None:
         state = self.state
-        for stem in _stems(heard.text):
-            if stem not in state.told:
-                state.told.append(stem)
+        for cut in _stems(heard.text):
+            if cut not in state.told:
+                state.told.append(cut)
+        if _HOW_LONG.search(heard.text):
+            state.learn("field_time")  # "been doing it like 8 months"
         del state.told[:-200]
         if heard.name:
             state.trainee["name"] = heard.name
@@ -398,7 +426,7 @@ class PersonaVoice:
         if own and self._add(own):
             state.warm_up()
             return "own_reaction", None
-        if heard.empathy and heard.question is None:
+        if heard.empathy and heard.question is None and not heard.thanks:
             if self._add(self._pick(self._lines["empathy"])):
                 return "empathy_ack", None
         if heard.me_too and last_interest and not heard.likes:
@@ -432,8 +460,6 @@ class PersonaVoice:
             and self._add(self._pick(self._by_style("thanks")))
         ):
             return "thanks", None
-        if heard.empathy and self._add(self._pick(self._lines["empathy"])):
-            return "empathy_ack", None
         if (
             answered_open
             and heard.question is None
@@ -473,10 +499,23 @@ class PersonaVoice:
             key = "answered_first_time_no" if heard.no else "answered_first_time_yes"
             if heard.no or heard.yes:
                 return self._pick(self._lines[key])
+        if about == "sessions" and not heard.me_too:
+            # "yes!", "it was ok" or "no, I went to the one on boundaries"
+            # all answer "were you in the workshop?", each differently.
+            short = len(heard.text.split()) <= 6
+            if heard.yes:
+                return self._pick(self._lines["answered_sessions_yes"])
+            if _LUKEWARM.search(heard.text) and short and not heard.no:
+                return self._pick(self._lines["answered_sessions_lukewarm"])
+            if heard.no or _SESSION_WORDS.search(heard.text):
+                return self._pick(self._lines["answered_sessions"])
+            return None
+        if about == "origin" and not heard.me_too:
+            if _PLACE_WORDS.search(heard.text):
+                return self._pick(self._lines["answered_origin"])
+            return None
         if heard.acknowledgement:
             return None  # "thats really cool" answers nothing
-        if about in ("origin", "sessions"):
-            return self._pick(self._lines[f"answered_{about}"])
         if len(heard.text.split()) <= 3:
             return None
         return self._pick(self._lines["answered_other"] + self._by_style("acknowledge"))
@@ -525,35 +564,27 @@ class PersonaVoice:
         state = self.state
         topic = question.topic
         venue = is_venue_question(question.text)
+        specific = self.persona.knowledge.get(topic or "")
+        weak_elsewhere = (
+            specific is not None
+            and specific.parent != last_interest
+            and question.score < 0.8
+        )
         if (
-            topic is None
+            (topic is None or weak_elsewhere)
             and last_interest
             and not venue
             and self.persona.interest(last_interest).kind == "personal"
         ):
             # "Who's your team?" right after the Mariners story: what the
             # persona knows about that interest, best match first.
-            about = [
-                key
-                for key, item in self.persona.knowledge.items()
-                if item.parent == last_interest
-            ]
-            asked = set(words(question.text))
-            about.sort(
-                key=lambda key: -max(
-                    len(asked & set(words(ask)))
-                    for ask in self.persona.knowledge[key].asks
-                )
-            )
-            for key in about:
-                if self._add(self._next_answer(key, question.text)):
-                    state.last_interest = last_interest
-                    return {
-                        "answered": "follow_up",
-                        "follow_up": True,
-                        "knowledge": key,
-                    }
-            if self._add(self._pick(self._lines["interest_follow_up"])):
+            key = self._about_interest(last_interest, question.text)
+            if key:
+                state.last_interest = last_interest
+                return {"answered": "follow_up", "follow_up": True, "knowledge": key}
+            if topic is None and self._add(
+                self._pick(self._lines["interest_follow_up"])
+            ):
                 return {"answered": "follow_up", "follow_up": True}
         work_thread = state.last_topic not in (None, *_SMALL_TALK_TOPICS)
         if (
@@ -581,9 +612,16 @@ class PersonaVoice:
             self._add(line)
             return {"answered": "deflect"}
         if topic == "interests" and heard.asked_about:
+            label = heard.asked_about[0]
             if _YES_NO_INTEREST.search(question.text):
                 self._add(self._by_style("interest_yes"))
-            if self._talk_about_interest(heard.asked_about[0]):
+            told = label in state.revealed
+            if told and self._about_interest(label, question.text):
+                # "Any tips for a first trail race?" after the trail story.
+                return {"answered": "interests"}
+            if self._talk_about_interest(label):
+                return {"answered": "interests"}
+            if not told and self._about_interest(label, question.text):
                 return {"answered": "interests"}
             if question.matched_topic and question.matched_topic != "interests":
                 topic = question.matched_topic
@@ -640,6 +678,8 @@ class PersonaVoice:
             return self._reveal_interest()
         if topic == "sports":
             return self._sports()
+        if question and self._say_closer_answer(topic, question):
+            return True
         answer = self._next_answer(topic, question)
         if topic == "day_to_day" and answer and not self._role_said(answer):
             # "What do you do?" first gets the job itself, once.
@@ -651,6 +691,44 @@ class PersonaVoice:
         # do you do?" deserves the job itself.
         role = sentence_key(self.persona.role)
         return role in sentence_key(answer) or "day_to_day" in self.state.topics
+
+    def _say_closer_answer(self, topic: str, question: str) -> bool:
+        """Say a closer answer from elsewhere when the topic's share no rare word.
+
+        "How long is the wait right now?" matches the shared ``access`` asks,
+        but the persona's own answer about its waiting list says it better
+        than the next ``access`` answer about rent.
+        """
+        persona = self.persona
+        found = persona.find_topic(topic)
+        if found is None:
+            return False
+        used = self.state.answers_used.get(topic, [])
+        fresh = [
+            a
+            for i, a in enumerate(found.answers)
+            if i not in used and not self._said_any(a)
+        ]
+        if any(rare_overlap(question, a, persona) for a in fresh):
+            return False
+        best: Tuple[float, str, int] = (0.0, "", -1)
+        everything = list(persona.topics.items()) + list(persona.knowledge.items())
+        for key, other in everything:
+            done = self.state.answers_used.get(key, [])
+            for index, answer in enumerate(other.answers):
+                if index in done or "{" in answer or self._said_any(answer):
+                    continue
+                score = rare_overlap(question, answer, persona)
+                if score > best[0]:
+                    best = (score, key, index)
+        if best[0] < CLOSER_ANSWER_OVERLAP:
+            return False
+        key, index = best[1], best[2]
+        answer = persona.find_topic(key).answers[index]  # type: ignore[union-attr]
+        if not self._add(answer):
+            return False
+        self.state.answers_used.setdefault(key, []).append(index)
+        return True
 
     def _next_answer(self, topic: str, question: str = "") -> Optional[str]:
         found = self.persona.find_topic(topic)
@@ -665,8 +743,7 @@ class PersonaVoice:
             # The answer that shares most words with the question goes first
             # ("how long is the wait" -> the one about the wait); ties keep
             # the persona file's order, where the main answer comes first.
-            asked = {w for w in words(question) if word_weight(w) == 1.0}
-            order.sort(key=lambda i: -len(asked & set(words(answers[i]))))
+            order.sort(key=lambda i: -rare_overlap(question, answers[i], self.persona))
         values = self._values()
         for index in order:
             text = (
@@ -677,6 +754,36 @@ class PersonaVoice:
             if not self._said_any(text):
                 used.append(index)
                 return text
+        return None
+
+    def _about_interest(self, label: str, question: str) -> Optional[str]:
+        """Say what the persona knows about one of its interests, best match first.
+
+        Returns:
+            The knowledge key said, or None when there was nothing new to say.
+        """
+        asked = {stem(w) for w in words(question) if word_weight(w) == 1.0}
+        keys = [w for k in self.persona.keywords_for(label) for w in words(k)]
+        keys = [k for k in keys if len(k) > 3 and word_weight(k) == 1.0] or [label]
+        mentions = re.compile(
+            r"\b(?:" + "|".join(re.escape(k) for k in keys) + r")", re.I
+        )
+        about = [
+            k
+            for k, i in self.persona.knowledge.items()
+            if i.parent == label
+            or (not i.parent and any(mentions.search(t) for t in i.asks + i.answers))
+        ]
+        about.sort(
+            key=lambda k: -max(
+                len(asked & {stem(w) for w in words(ask)})
+                for ask in self.persona.knowledge[k].asks
+            )
+        )
+        for key in about:
+            if self._add(self._next_answer(key, question)):
+                self.state.last_interest = label
+                return key
         return None
 
     def _talk_about_interest(self, label: str) -> bool:

@@ -217,9 +217,14 @@ def is_question(clause: str) -> bool:
 def _similar(a: str, b: str) -> bool:
     if a == b:
         return True
-    if min(len(a), len(b)) >= 4 and (a.startswith(b) or b.startswith(a)):
-        return True
-    if min(len(a), len(b)) >= 5:
+    if (
+        min(len(a), len(b)) >= 4
+        and abs(len(a) - len(b)) <= 3
+        and (a.startswith(b) or b.startswith(a))
+    ):
+        return True  # "house"/"houses", "work"/"working"; not "after"/"afternoon"
+    if min(len(a), len(b)) >= 5 and a[0] == b[0]:
+        # A typo ("recovry"), not a different word ("raining"/"trainings").
         return difflib.SequenceMatcher(None, a, b).ratio() >= 0.8
     return False
 
@@ -312,8 +317,23 @@ def _idf(persona: Persona) -> Dict[str, float]:
 _COMMON = frozenset(
     "im i'm from we our they them their people not no yes all some one out up "
     "back go going want know think need make lot lol haha because but if then "
-    "than as by into off here us we're they're it's its".split()
+    "than as by into off here us we're they're it's its right now today tho "
+    "though ok okay cool yeah guys kind sort thing things much many long time "
+    "times take takes way good great nice best new".split()
 )
+
+
+def rare_overlap(question: str, text: str, persona: Persona) -> float:
+    """How much rare meaning a question and a sentence share (0 when none)."""
+    idf = _idf(persona)
+    asked = {
+        stem(w)
+        for w in words(question)
+        if word_weight(w) == 1.0 and w not in _COMMON and len(w) > 2
+    }
+    said = {stem(w) for w in words(text)}
+    top = max(idf.values(), default=1.0)
+    return sum(idf.get(s, top) for s in asked & said)
 
 
 def _weight(word: str, idf: Mapping[str, float]) -> float:
@@ -344,7 +364,8 @@ def specific_score(clause_words: Sequence[str], ask: str, persona: Persona) -> f
 
 
 MIN_SPECIFIC_SCORE = 0.5
-
+#: A specific match this good wins even over a broad topic matched whole.
+STRONG_SPECIFIC_SCORE = 0.75
 
 def match_knowledge(clause: str, persona: Persona) -> Tuple[Optional[str], float]:
     """The persona's specific answer that a question asks for, if any."""
@@ -391,7 +412,9 @@ def match_topic(
         if score > best[1]:
             best = (key, score)
     specific, sure = match_knowledge(clause, persona)
-    if specific is not None and (sure >= best[1] - 0.15 or best[1] < MIN_TOPIC_SCORE):
+    if specific is not None and (
+        sure >= min(best[1] - 0.15, STRONG_SPECIFIC_SCORE) or best[1] < MIN_TOPIC_SCORE
+    ):
         # A specific question answered specifically beats the broad topic.
         return specific, max(sure, MIN_TOPIC_SCORE)
     if best[1] < MIN_TOPIC_SCORE:
@@ -463,6 +486,22 @@ def _clean_name(candidate: str, persona: Persona) -> Optional[str]:
     if word.lower() in {w.lower() for w in persona.name.split()}:
         return None
     return word[:1].upper() + word[1:]
+
+
+def plausible_name(value: str, persona: Persona) -> Optional[str]:
+    """A name from elsewhere (Rasa's ``user_name`` slot), if it looks like one.
+
+    Rasa once filled the slot with "tamales" from "my abuela's tamales": a
+    lower-case word that is not a known first name is not trusted.
+    """
+    value = (value or "").strip()
+    if " " in value:
+        value = value.split()[0]
+    name = _clean_name(value, persona)
+    known = set(lexicon()["first_names"])
+    if name and (value[:1].isupper() or value.lower() in known):
+        return name
+    return None
 
 
 _NAME_AFTER = re.compile(
@@ -729,7 +768,9 @@ def hear(
             generic_ask = score < STRONG_TOPIC_SCORE + 0.1
         else:
             generic_ask = False
-        if personal and (topic in (None, "interests", "sports") or generic_ask):
+        if personal and (
+            topic in (None, "interests", "sports", "advice") or generic_ask
+        ):
             heard.asked_about = personal
             topic = "interests"
         elif work and topic is None:
