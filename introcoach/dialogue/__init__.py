@@ -90,9 +90,6 @@ _HOW_LONG = re.compile(
     r"(?:years?|yrs?|months?)\s+(?:in|now|sober|clean)\b",
     re.I,
 )
-#: How much rare meaning an answer from another topic must share with the
-#: question to be said instead (about one uncommon word).
-CLOSER_ANSWER_OVERLAP = 4.0
 _SESSION_WORDS = re.compile(
     r"\b(?:session|sessions|talk|panel|keynote|workshop|track|went to|the one on|"
     r"presentation|speaker)\b",
@@ -678,8 +675,6 @@ class PersonaVoice:
             return self._reveal_interest()
         if topic == "sports":
             return self._sports()
-        if question and self._say_closer_answer(topic, question):
-            return True
         answer = self._next_answer(topic, question)
         if topic == "day_to_day" and answer and not self._role_said(answer):
             # "What do you do?" first gets the job itself, once.
@@ -691,44 +686,6 @@ class PersonaVoice:
         # do you do?" deserves the job itself.
         role = sentence_key(self.persona.role)
         return role in sentence_key(answer) or "day_to_day" in self.state.topics
-
-    def _say_closer_answer(self, topic: str, question: str) -> bool:
-        """Say a closer answer from elsewhere when the topic's share no rare word.
-
-        "How long is the wait right now?" matches the shared ``access`` asks,
-        but the persona's own answer about its waiting list says it better
-        than the next ``access`` answer about rent.
-        """
-        persona = self.persona
-        found = persona.find_topic(topic)
-        if found is None:
-            return False
-        used = self.state.answers_used.get(topic, [])
-        fresh = [
-            a
-            for i, a in enumerate(found.answers)
-            if i not in used and not self._said_any(a)
-        ]
-        if any(rare_overlap(question, a, persona) for a in fresh):
-            return False
-        best: Tuple[float, str, int] = (0.0, "", -1)
-        everything = list(persona.topics.items()) + list(persona.knowledge.items())
-        for key, other in everything:
-            done = self.state.answers_used.get(key, [])
-            for index, answer in enumerate(other.answers):
-                if index in done or "{" in answer or self._said_any(answer):
-                    continue
-                score = rare_overlap(question, answer, persona)
-                if score > best[0]:
-                    best = (score, key, index)
-        if best[0] < CLOSER_ANSWER_OVERLAP:
-            return False
-        key, index = best[1], best[2]
-        answer = persona.find_topic(key).answers[index]  # type: ignore[union-attr]
-        if not self._add(answer):
-            return False
-        self.state.answers_used.setdefault(key, []).append(index)
-        return True
 
     def _next_answer(self, topic: str, question: str = "") -> Optional[str]:
         found = self.persona.find_topic(topic)
