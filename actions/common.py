@@ -9,8 +9,10 @@ after the last such message.
 
 from __future__ import annotations
 
+import copy
 from abc import ABC, abstractmethod
-from typing import Any, Dict, List, Optional
+from collections import OrderedDict
+from typing import Any, Dict, List, Optional, Tuple
 
 from rasa_sdk import Action, Tracker
 from rasa_sdk.events import EventType, SlotSet
@@ -128,13 +130,34 @@ def coach(dispatcher: CollectingDispatcher, text: str, **extra: Any) -> None:
     dispatcher.utter_message(text=text, speaker=COACH, **extra)
 
 
+_HEARD: OrderedDict[Tuple[Any, ...], Heard] = OrderedDict()
+
+
 def heard_from(tracker: Tracker, persona: Persona) -> Heard:
-    """What the persona heard in the trainee's latest message."""
+    """What the persona heard in the trainee's latest message.
+
+    One message is read by several checks and then by the action itself: the
+    reading is kept (a copy each time, the planner may add to it) for the
+    last few messages.
+    """
     entities: Dict[str, List[str]] = {}
     for entity in (tracker.latest_message or {}).get("entities") or []:
         if entity.get("entity") and entity.get("value") is not None:
             entities.setdefault(str(entity["entity"]), []).append(str(entity["value"]))
-    return hear(latest_text(tracker), persona, latest_intent(tracker), entities)
+    text, intent = latest_text(tracker), latest_intent(tracker)
+    key = (
+        text,
+        persona.id,
+        id(persona),
+        intent,
+        tuple(sorted((k, tuple(v)) for k, v in entities.items())),
+    )
+    found = _HEARD.get(key)
+    if found is None:
+        found = _HEARD[key] = hear(text, persona, intent, entities)
+        while len(_HEARD) > 256:
+            _HEARD.popitem(last=False)
+    return copy.deepcopy(found)
 
 
 def speak(

@@ -285,6 +285,7 @@ def topic_asks(persona: Persona) -> Dict[str, Tuple[str, ...]]:
 _SUFFIX = re.compile(r"(?:'s|ing|ed|es|s)$")
 
 
+@functools.lru_cache(maxsize=16384)
 def stem(word: str) -> str:
     """A crude stem, enough to pair "houses"/"house", "working"/"work"."""
     if len(word) > 4 and word.endswith("ies"):
@@ -342,25 +343,53 @@ def _weight(word: str, idf: Mapping[str, float]) -> float:
     return idf.get(stem(word), max(idf.values(), default=1.0))
 
 
+_PAIRS_CACHE: Dict[Tuple[str, int], Dict[str, Tuple[Tuple[str, float], ...]]] = {}
+
+
+def _pairs(
+    words_in: Sequence[str], idf: Mapping[str, float]
+) -> Tuple[Tuple[str, float], ...]:
+    return tuple((stem(w), _weight(w, idf)) for w in words_in)
+
+
+def _ask_pairs(ask: str, persona: Persona) -> Tuple[Tuple[str, float], ...]:
+    """An ask's (stem, weight) pairs, worked out once per persona."""
+    key = (persona.id, id(persona))
+    cache = _PAIRS_CACHE.get(key)
+    if cache is None:
+        if len(_PAIRS_CACHE) > 64:
+            _PAIRS_CACHE.clear()
+        cache = _PAIRS_CACHE[key] = {}
+    found = cache.get(ask)
+    if found is None:
+        found = cache[ask] = _pairs(_ask_words(ask), _idf(persona))
+    return found
+
+
+def _f_measure(
+    clause: Tuple[Tuple[str, float], ...], ask: Tuple[Tuple[str, float], ...]
+) -> float:
+    if not clause or not ask:
+        return 0.0
+    clause_stems = {s for s, _ in clause}
+    ask_stems = {s for s, _ in ask}
+    recall = sum(w for s, w in ask if s in clause_stems) / sum(w for _, w in ask)
+    precision = sum(w for s, w in clause if s in ask_stems) / sum(
+        w for _, w in clause
+    )
+    if not recall or not precision:
+        return 0.0
+    return 2 * recall * precision / (recall + precision)
+
+
 def specific_score(clause_words: Sequence[str], ask: str, persona: Persona) -> float:
     """How well a clause and one specific way of asking match, both ways (0..1).
 
     Rare words count most ("detox", "women's", "degree"): the F-measure of
     the ask's words found in the clause and the clause's words found in the ask.
     """
-    idf = _idf(persona)
-    ask_words = _ask_words(ask)
-    if not ask_words or not clause_words:
-        return 0.0
-    clause_stems = {stem(w) for w in clause_words}
-    ask_stems = {stem(w) for w in ask_words}
-    found = sum(_weight(w, idf) for w in ask_words if stem(w) in clause_stems)
-    covered = sum(_weight(w, idf) for w in clause_words if stem(w) in ask_stems)
-    recall = found / sum(_weight(w, idf) for w in ask_words)
-    precision = covered / sum(_weight(w, idf) for w in clause_words)
-    if not recall or not precision:
-        return 0.0
-    return 2 * recall * precision / (recall + precision)
+    clause = _pairs(clause_words, _idf(persona))
+    return _f_measure(clause, _ask_pairs(ask, persona))
 
 
 MIN_SPECIFIC_SCORE = 0.5
@@ -370,12 +399,13 @@ STRONG_SPECIFIC_SCORE = 0.75
 def match_knowledge(clause: str, persona: Persona) -> Tuple[Optional[str], float]:
     """The persona's specific answer that a question asks for, if any."""
     clause_words = [w for w in words(clause) if w not in lexicon()["filler_words"]]
+    pairs = _pairs(clause_words, _idf(persona))
     best: Tuple[Optional[str], float] = (None, 0.0)
     for key, item in persona.knowledge.items():
         for ask in item.asks:
-            score = _wh_fit(clause_words, ask) * specific_score(
-                clause_words, ask, persona
-            )
+            score = _f_measure(pairs, _ask_pairs(ask, persona))
+            if score > best[1] * 0.75:
+                score *= _wh_fit(clause_words, ask)
             if score > best[1]:
                 best = (key, score)
     return best if best[1] >= MIN_SPECIFIC_SCORE else (None, best[1])
