@@ -126,6 +126,12 @@ def test_a_disliked_interest_is_never_celebrated(
         ("I'm in recovery myself, 3 years", "lived_experience"),
         ("this is a lot, i feel kinda lost", "overwhelmed"),
         ("thanks, this made me feel less awkward", None),
+        ("sorry im kinda out of it, long night", "tired"),
+        (
+            "my sister has a kid who is struggling, she doesnt know where to start",
+            "loved_one",
+        ),
+        ("honestly im nervous about the exam", "exam_nerves"),
     ],
 )
 def test_feelings_are_heard(text: str, feeling: Optional[str]) -> None:
@@ -367,3 +373,24 @@ def test_do_you_like_gets_a_yes_before_the_story() -> None:
     persona, memory = _voice_of(HOUSING)
     reply, _ = _say(persona, memory, "do you like cycling?")
     assert reply.text.startswith("I do") and "I ride to work." in reply.text
+
+
+def test_nice_to_meet_you_late_in_a_conversation_is_a_goodbye() -> None:
+    replies = converse(
+        "rosa",
+        [
+            "im lou",
+            "i'm a peer",
+            "cool",
+            "ok the line is moving, nice to meet you rosa!",
+        ],
+    )
+    assert (
+        "Enjoy the rest of the conference" in replies[-1] or "meet you" in replies[-1]
+    )
+    assert "?" not in replies[-1]
+
+
+def test_a_short_question_matches_its_topic_both_ways() -> None:
+    heard = hear("is there a cost", get_persona("rosa"))
+    assert heard.question is not None and heard.question.topic == "access"

@@ -269,6 +269,8 @@ class PersonaVoice:
         """
         state = self.state
         state.turn += 1
+        if heard.nice_to_meet and state.turn >= 4 and not heard.introduced:
+            heard.goodbye = True
         answered_open = state.open_question
         self._learn(heard)
         plan: Dict[str, Any] = {}

@@ -106,6 +106,8 @@ class Heard:
     good_news: bool = False
     #: They said they work where the persona works.
     same_org: bool = False
+    #: "nice to meet you", a goodbye once the conversation is under way.
+    nice_to_meet: bool = False
 
     @property
     def introduced(self) -> bool:
@@ -431,10 +433,20 @@ def match_topic(
     """The topic a question asks about, and how sure the match is."""
     clause_words = words(clause)
     prior = INTENT_TOPICS.get(intent or "")
+    pairs = _pairs(
+        [w for w in clause_words if w not in lexicon()["filler_words"]], _idf(persona)
+    )
     best: Tuple[Optional[str], float] = (None, 0.0)
     for key, asks in topic_asks(persona).items():
         score = max(
-            (_wh_fit(clause_words, ask) * ask_score(clause_words, ask) for ask in asks),
+            (
+                _wh_fit(clause_words, ask)
+                * max(
+                    ask_score(clause_words, ask),
+                    _f_measure(pairs, _ask_pairs(ask, persona)),
+                )
+                for ask in asks
+            ),
             default=0.0,
         )
         if key == prior and score > 0:
@@ -822,6 +834,8 @@ def hear(
     # A long message that ends "take care" is more than a goodbye.
     heard.goodbye = _has("goodbye", text) and (len(tokens) <= 20 or intent == "goodbye")
     heard.contact = _has("contact", text)
+    # "nice to meet you" opens a conversation and, later on, closes one.
+    heard.nice_to_meet = _has("late_nice_to_meet", text) and heard.question is None
     heard.me_too = _has("me_too", text)
     heard.relief = _has("relief", text)
     heard.good_news = _has("good_news", statements) if statements else False
