@@ -650,6 +650,11 @@ class PersonaVoice:
                     "addressed": [topic],
                     "knowledge": topic,
                 }
+            # Asked again, in other words ("what if it's a felony?" after
+            # the answer about records): the details, not a new subject.
+            if self._add(self._pick(self._lines["asked_again"])):
+                state.last_topic = item.parent or None
+                return {"answered": item.parent or "knowledge", "follow_up": True}
             parent = item.parent or question.matched_topic
             if not parent or parent == topic:
                 own = [d for d in self.persona.deflections if not self._said_any(d)]

@@ -693,6 +693,38 @@ def _disliked_near(text: str, start: int, end: int) -> bool:
     return _has("dislike_after", after) or _has("dislike_before", before)
 
 
+# Hobbies said as verbs ("i ride too"), as they read in a sentence.
+_GERUNDS = {
+    "ride": "riding",
+    "run": "running",
+    "hike": "hiking",
+    "cook": "cooking",
+    "bake": "baking",
+    "swim": "swimming",
+    "paint": "painting",
+    "read": "reading",
+    "write": "writing",
+    "knit": "knitting",
+    "dance": "dancing",
+    "fish": "fishing",
+    "garden": "gardening",
+    "draw": "drawing",
+    "sing": "singing",
+    "climb": "climbing",
+    "bike": "biking",
+    "walk": "walking",
+    "skate": "skating",
+    "surf": "surfing",
+    "ski": "skiing",
+    "camp": "camping",
+    "golf": "golf",
+    "lift": "lifting",
+    "box": "boxing",
+    "sew": "sewing",
+    "crochet": "crocheting",
+}
+
+
 def _their_interest(
     text: str, rasa_interests: Iterable[str], persona: Persona
 ) -> Tuple[Optional[str], Optional[str]]:
@@ -707,6 +739,7 @@ def _their_interest(
         if value.lower() in lexicon()["not_interests"]:
             continue
         at = text.lower().find(value.lower())
+        value = _GERUNDS.get(value.lower(), value)  # "i ride too" -> riding
         if at < 0:
             continue
         if _disliked_near(text, at, at + len(value)) or _has(
