@@ -786,10 +786,17 @@ def hear(
     heard.thanks = _has("thanks", text)
     heard.congrats = _has("congrats", text)
     heard.empathy = _has("empathy", text)
-    heard.yes = bool(tokens) and (
-        tokens[0] in lexicon()["yes_words"] or _has("affirm", text)
+    # "good afternoon! no, I was in the one about supervision" says no.
+    opening = _strip_openers([t for t in tokens if t not in lexicon()["greetings"]])
+    heard.no = bool(tokens) and (
+        tokens[0] in lexicon()["no_words"]
+        or any(t in lexicon()["no_words"] for t in opening[:3])
     )
-    heard.no = bool(tokens) and (tokens[0] in lexicon()["no_words"])
+    heard.yes = (
+        bool(tokens)
+        and not heard.no
+        and (tokens[0] in lexicon()["yes_words"] or _has("affirm", text))
+    )
     heard.acknowledgement = len(tokens) <= 6 and _has("acknowledge", text)
     heard.likes, heard.dislikes = _interest_mentions(text, persona)
     asked = [c for c in clauses(text) if is_question(c) and not _echo(c)]
