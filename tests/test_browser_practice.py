@@ -85,6 +85,10 @@ def persona_lines(page: Any) -> Any:
     return page.locator(".ic-msg-persona")
 
 
+def persona_bubbles(page: Any) -> Any:
+    return page.locator(".ic-msg-persona .ic-bubble")
+
+
 def send(page: Any, text: str) -> None:
     box = page.locator(".ic-input")
     box.fill(text)
@@ -250,3 +254,51 @@ def test_keyboard_only(page: Any, stack: Stack, people: Dict[str, str]) -> None:
     page.keyboard.press("Enter")
     wait_for_more(page, ".ic-msg-coach", coach_before)
     assert not page.problems
+
+
+MESSY_CHAT = [
+    "hi!! sorry im kinda out of it, long drive this morning",
+    "im ash, i do peer support at a drop in center, mostly young adults",
+    "whats the crisis team like, do u go out with the cops?",
+    "thats intense. how do you not burn out",
+    "i hike too when i can, any trails you love",
+    "ok i gotta find my coworker, this was really nice",
+]
+_FALLBACK = re.compile(r"didn't catch|not sure I follow|don't understand", re.I)
+
+
+def test_a_messy_conversation_reads_like_a_person(
+    page: Any, stack: Stack, people: Dict[str, str]
+) -> None:
+    """Typos, feelings and questions about the persona's life, in the widget.
+
+    Every message gets a reply in character (no fallback, at most one question,
+    no sentence twice); the transcript goes to test-artifacts/ for people to read.
+    """
+    ARTIFACTS.mkdir(exist_ok=True)
+    sign_in(page, stack, people["trainee"])
+    choose(page, stack, "Priya Raman", "Small talk")
+    wait_for_more(page, ".ic-msg-persona", 0)
+    transcript = [f"**Priya:** {persona_bubbles(page).first.inner_text()}"]
+    said: set = set()
+    for message in MESSY_CHAT:
+        before = persona_lines(page).count()
+        send(page, message)
+        wait_for_more(page, ".ic-msg-persona", before)
+        page.wait_for_timeout(500)  # a reply may come in more than one bubble
+        reply = " ".join(
+            persona_bubbles(page).nth(i).inner_text()
+            for i in range(before, persona_bubbles(page).count())
+        ).strip()
+        transcript += [f"**Trainee:** {message}", f"**Priya:** {reply}"]
+        assert reply, message
+        assert not _FALLBACK.search(reply), reply
+        sentences = [
+            s.strip().lower() for s in re.split(r"(?<=[.!?])\s+", reply) if s.strip()
+        ]
+        assert sum(s.endswith("?") for s in sentences) <= 1, reply
+        assert not said & set(sentences), reply
+        said |= set(sentences)
+    (ARTIFACTS / "messy-conversation.md").write_text(
+        "\n\n".join(transcript) + "\n", encoding="utf-8"
+    )

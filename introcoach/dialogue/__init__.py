@@ -826,10 +826,14 @@ class PersonaVoice:
         self, pool: Sequence[Mapping[str, str]]
     ) -> Optional[Dict[str, str]]:
         for item in self._rng.sample(list(pool), len(pool)):
+            stems = set(_stems(item["text"]))
             if (
                 item["text"] not in self.state.asked
                 and item["about"] not in self.state.known
-                and not set(_stems(item["text"])) & set(self.state.told)
+                and not stems & set(self.state.told)
+                # Nor the same question in other words ("what does a typical
+                # week look like?", then "...a typical day...").
+                and not any(stems & set(_stems(q)) for q in self.state.asked)
             ):
                 # Nor a question about what they brought up themselves
                 # ("Are you certified yet?" after "I just got certified").
