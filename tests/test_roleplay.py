@@ -47,7 +47,9 @@ def test_suite_is_big_and_split() -> None:
     personas = {c["persona"] for c in conversations}
     assert {"dana", "marcus", "priya", "walter", "rosa", "kevin", "grace"} <= personas
     holdout = [c for c in conversations if c["part"] == "holdout"]
-    assert len(conversations) / 5 <= len(holdout) <= len(conversations) * 2 / 5
+    # At least a fifth held out; since blind2.yml (16 written blind, 2026-12-03)
+    # the held-out part is about half, so each part stays big enough to read.
+    assert len(conversations) / 5 <= len(holdout) <= len(conversations) * 3 / 5
     assert len({c["id"] for c in conversations}) == len(conversations)
 
 

@@ -30,9 +30,11 @@ from introcoach.dialogue.state import ConversationState, sentence_key
 from introcoach.dialogue.understand import (
     INTENT_TOPICS,
     Heard,
+    has_pattern as _has_pattern,
     Question,
     hear,
     is_venue_question,
+    detail_overlap,
     plausible_name,
     rare_overlap,
     stem,
@@ -130,6 +132,38 @@ _NEEDS_THE = re.compile(
 def _with_article(organization: str) -> str:
     """The organisation as it reads after "at" ("the State Peer ... Board")."""
     return f"the {organization}" if _NEEDS_THE.match(organization) else organization
+
+
+# A shared word this rare makes a question about one answer in particular.
+_RELEVANT_OVERLAP = 2.5
+_KEEP_CAPITAL = re.compile(r"^(?:I\b|I'|[A-Z]{2,}|[A-Z][a-z]+[A-Z])")
+
+
+def _lower_first(sentence: str, persona: Persona) -> str:
+    """A sentence as it reads after "Like I said," (names keep their capital)."""
+    first = sentence.split(" ", 1)[0].strip(",.:;")
+    if _KEEP_CAPITAL.match(sentence) or first in _proper_words(persona):
+        return sentence
+    return sentence[:1].lower() + sentence[1:]
+
+
+_PROPER_CACHE: Dict[Tuple[str, int], frozenset] = {}
+
+
+def _proper_words(persona: Persona) -> frozenset:
+    """Words the persona's own lines capitalise mid-sentence (names, places)."""
+    key = (persona.id, id(persona))
+    found = _PROPER_CACHE.get(key)
+    if found is None:
+        text = " ".join(a for t in persona.topics.values() for a in t.answers)
+        text += " " + " ".join(a for k in persona.knowledge.values() for a in k.answers)
+        capital = set(re.findall(r"(?<![.!?])\s([A-Z][a-z]+)", text))
+        lower = set(re.findall(r"\b([a-z]+)\b", text))
+        found = frozenset(w for w in capital if w.lower() not in lower)
+        if len(_PROPER_CACHE) > 64:
+            _PROPER_CACHE.clear()
+        _PROPER_CACHE[key] = found
+    return found
 
 
 def _cap(text: str) -> str:
@@ -373,6 +407,11 @@ class PersonaVoice:
         state.last_interest = None
         if heard.feeling:
             if self._add(self._pick(self._lines["feeling"][heard.feeling])):
+                if heard.name and state.turn <= 2:
+                    # "im tash btw": the name is heard too, first.
+                    greeting = self._pick(self._by_style("greeting_named"))
+                    if greeting:
+                        self._parts.insert(0, greeting)
                 state.warm_up()
                 return f"feeling:{heard.feeling}", None
         own = self._own_reaction(heard)
@@ -422,17 +461,18 @@ class PersonaVoice:
                 )
             if said:
                 return "intro", preferred
+        if heard.me_too and last_interest and not heard.likes:
+            heard.likes = [last_interest]
+        # "i fly fish too, mostly on the river": common ground first, so the
+        # next question ("whats your go-to spot?") is heard as about it.
+        if self._shared_interest(heard, own):
+            return "shared_interest", None
         if own and self._add(own):
             state.warm_up()
             return "own_reaction", None
         if heard.empathy and heard.question is None and not heard.thanks:
             if self._add(self._pick(self._lines["empathy"])):
                 return "empathy_ack", None
-        if heard.me_too and last_interest and not heard.likes:
-            heard.likes = [last_interest]
-        shared = self._shared_interest(heard)
-        if shared:
-            return "shared_interest", None
         if heard.dislikes or heard.their_dislike:
             if self._add(self._pick(self._lines["dislike"])):
                 return "dislike", None
@@ -475,7 +515,8 @@ class PersonaVoice:
             and heard.question is None
             and not (heard.goodbye or heard.contact)
         ):
-            if self._add(self._pick(self._lines["small_ack"])):
+            kind = "impressed" if _has_pattern("impressed", heard.text) else "plain"
+            if self._add(self._pick(self._lines["small_ack"][kind])):
                 return "react", None
         return None, None
 
@@ -519,7 +560,8 @@ class PersonaVoice:
             return None
         return self._pick(self._lines["answered_other"] + self._by_style("acknowledge"))
 
-    def _shared_interest(self, heard: Heard) -> bool:
+    def _shared_interest(self, heard: Heard, own: Optional[str] = None) -> bool:
+        """Common ground the trainee claimed: say so, in its own words if it has them."""
         state = self.state
         for label in heard.likes:
             if label in state.shared or label in heard.asked_about:
@@ -540,7 +582,7 @@ class PersonaVoice:
                 if interest.kind == "work"
                 else self._by_style("shared_interest")
             )
-            line = self._pick(
+            line = own or self._pick(
                 pool, theirs=interest.theirs, theirs_cap=_cap(interest.theirs)
             )
             if not self._add(line):
@@ -548,9 +590,9 @@ class PersonaVoice:
             state.shared.append(label)
             if label not in state.revealed:
                 state.revealed.append(label)
-            if interest.story and heard.question is None:
+            state.last_interest = label
+            if interest.story and heard.question is None and not own:
                 self._add(interest.story)
-                state.last_interest = label
             state.warm_up()
             return True
         return False
@@ -651,8 +693,10 @@ class PersonaVoice:
                     "knowledge": topic,
                 }
             # Asked again, in other words ("what if it's a felony?" after
-            # the answer about records): the details, not a new subject.
-            if self._add(self._pick(self._lines["asked_again"])):
+            # the answer about records): the point again, or the details.
+            if self._restate(topic, question.text) or self._add(
+                self._pick(self._lines["asked_again"])
+            ):
                 state.last_topic = item.parent or None
                 return {"answered": item.parent or "knowledge", "follow_up": True}
             parent = item.parent or question.matched_topic
@@ -683,6 +727,8 @@ class PersonaVoice:
         if topic == "sports":
             return self._sports()
         answer = self._next_answer(topic, question)
+        if answer is None and question:
+            return self._restate(topic, question)
         if topic == "day_to_day" and answer and not self._role_said(answer):
             # "What do you do?" first gets the job itself, once.
             self._add(self._pick(self._lines["role_intro"]))
@@ -694,20 +740,37 @@ class PersonaVoice:
         role = sentence_key(self.persona.role)
         return role in sentence_key(answer) or "day_to_day" in self.state.topics
 
-    def _next_answer(self, topic: str, question: str = "") -> Optional[str]:
+    def _answers(self, topic: str) -> Sequence[str]:
         found = self.persona.find_topic(topic)
-        answers: Sequence[str] = (
-            found.answers
-            if found is not None
-            else self._lines["default_topics"].get(topic, ())
-        )
+        if found is not None:
+            return found.answers
+        return self._lines["default_topics"].get(topic, ())
+
+    def _next_answer(self, topic: str, question: str = "") -> Optional[str]:
+        """The topic's best answer to the question not given yet, if any.
+
+        When the question shares rare words with some answer ("how long is
+        the wait"), only answers that share them qualify: once the answer
+        about the wait was given, the next one about rent is no answer to it.
+        """
+        answers = self._answers(topic)
         used = self.state.answers_used.setdefault(topic, [])
         order = [i for i in range(len(answers)) if i not in used]
         if question:
             # The answer that shares most words with the question goes first
             # ("how long is the wait" -> the one about the wait); ties keep
             # the persona file's order, where the main answer comes first.
-            order.sort(key=lambda i: -rare_overlap(question, answers[i], self.persona))
+            overlap = {
+                i: rare_overlap(question, answers[i], self.persona)
+                for i in range(len(answers))
+            }
+            order.sort(key=lambda i: -overlap[i])
+            detail = {
+                i: detail_overlap(question, answers[i], self.persona)
+                for i in range(len(answers))
+            }
+            if max(detail.values(), default=0.0) >= _RELEVANT_OVERLAP:
+                order = [i for i in order if detail[i] > 0]
         values = self._values()
         for index in order:
             text = (
@@ -719,6 +782,29 @@ class PersonaVoice:
                 used.append(index)
                 return text
         return None
+
+    def _restate(self, topic: str, question: str) -> bool:
+        """Asked again what it already answered: say the point again, briefly.
+
+        "Like I said, a men's bed usually opens up in three to five weeks."
+        is what a person says; a different answer from the same topic is not.
+        """
+        answers = self._answers(topic)
+        best: Tuple[float, str] = (0.0, "")
+        for index in self.state.answers_used.get(topic, []):
+            if index >= len(answers):
+                continue
+            for sentence in split_sentences(answers[index]):
+                score = detail_overlap(question, sentence, self.persona)
+                if score > best[0]:
+                    best = (score, sentence)
+        if best[0] < _RELEVANT_OVERLAP or "{" in best[1]:
+            return False
+        sentence = best[1].rstrip("!")
+        if not sentence.endswith((".", "?")):
+            sentence += "."
+        prefix = self._rng.choice(self._lines["restate"])
+        return self._add(f"{prefix} {_lower_first(sentence, self.persona)}")
 
     def _about_interest(self, label: str, question: str) -> Optional[str]:
         """Say what the persona knows about one of its interests, best match first.

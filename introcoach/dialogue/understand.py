@@ -124,8 +124,12 @@ def _pattern(key: str) -> re.Pattern:
     return re.compile(r"\b(?:" + "|".join(alternatives) + r")\b", re.I)
 
 
-def _has(key: str, text: str) -> bool:
+def has_pattern(key: str, text: str) -> bool:
+    """Whether one of the word patterns under ``key`` in understanding.yml is in text."""
     return bool(_pattern(key).search(text.replace("’", "'")))
+
+
+_has = has_pattern
 
 
 def clauses(text: str) -> List[str]:
@@ -287,9 +291,24 @@ def topic_asks(persona: Persona) -> Dict[str, Tuple[str, ...]]:
 _SUFFIX = re.compile(r"(?:'s|ing|ed|es|s)$")
 
 
+@functools.lru_cache(maxsize=1)
+def _concepts() -> Dict[str, str]:
+    return {
+        word: concept
+        for concept, members in lexicon()["concepts"].items()
+        for word in members
+    }
+
+
 @functools.lru_cache(maxsize=16384)
 def stem(word: str) -> str:
-    """A crude stem, enough to pair "houses"/"house", "working"/"work"."""
+    """A crude stem, enough to pair "houses"/"house", "working"/"work".
+
+    Words of one concept share a stem ("qualifies" and "eligibility").
+    """
+    concept = _concepts().get(word)
+    if concept is not None:
+        return concept
     if len(word) > 4 and word.endswith("ies"):
         return word[:-3] + "y"
     cut = _SUFFIX.sub("", word) if len(word) > 4 else word
@@ -337,6 +356,50 @@ def rare_overlap(question: str, text: str, persona: Persona) -> float:
     said = {stem(w) for w in words(text)}
     top = max(idf.values(), default=1.0)
     return sum(idf.get(s, top) for s in asked & said)
+
+
+_DF_CACHE: Dict[Tuple[str, int], Dict[str, int]] = {}
+#: A word in more of the persona's answers than this is its field's everyday
+#: vocabulary ("peer", "houses"), not the detail a question is about ("wait").
+MAX_DETAIL_ANSWERS = 3
+
+
+def _answer_df(persona: Persona) -> Dict[str, int]:
+    """In how many of the persona's answers each word stem appears."""
+    key = (persona.id, id(persona))
+    found = _DF_CACHE.get(key)
+    if found is None:
+        found = {}
+        answers = [a for t in persona.topics.values() for a in t.answers]
+        answers += [a for k in persona.knowledge.values() for a in k.answers]
+        for answer in answers:
+            for s in {stem(w) for w in words(answer)}:
+                found[s] = found.get(s, 0) + 1
+        if len(_DF_CACHE) > 64:
+            _DF_CACHE.clear()
+        _DF_CACHE[key] = found
+    return found
+
+
+def detail_overlap(question: str, text: str, persona: Persona) -> float:
+    """Like :func:`rare_overlap`, counting only words rare in the persona's answers.
+
+    "How long is the wait right now?" and "...then a wait: a men's bed usually
+    opens up in three to five weeks" share "wait", a detail; "how did you get
+    into peer work" and any sentence with "peer" in it share only the field.
+    """
+    idf = _idf(persona)
+    df = _answer_df(persona)
+    asked = {
+        stem(w)
+        for w in words(question)
+        if word_weight(w) == 1.0 and w not in _COMMON and len(w) > 2
+    }
+    said = {stem(w) for w in words(text)}
+    top = max(idf.values(), default=1.0)
+    return sum(
+        idf.get(s, top) for s in asked & said if df.get(s, 0) <= MAX_DETAIL_ANSWERS
+    )
 
 
 def _weight(word: str, idf: Mapping[str, float]) -> float:
@@ -398,7 +461,9 @@ MIN_SPECIFIC_SCORE = 0.5
 #: A specific match this good wins even over a broad topic matched whole.
 STRONG_SPECIFIC_SCORE = 0.75
 
-def match_knowledge(clause: str, persona: Persona) -> Tuple[Optional[str], float]:
+def match_knowledge(
+    clause: str, persona: Persona, minimum: float = MIN_SPECIFIC_SCORE
+) -> Tuple[Optional[str], float]:
     """The persona's specific answer that a question asks for, if any."""
     clause_words = [w for w in words(clause) if w not in lexicon()["filler_words"]]
     pairs = _pairs(clause_words, _idf(persona))
@@ -410,7 +475,7 @@ def match_knowledge(clause: str, persona: Persona) -> Tuple[Optional[str], float
                 score *= _wh_fit(clause_words, ask)
             if score > best[1]:
                 best = (key, score)
-    return best if best[1] >= MIN_SPECIFIC_SCORE else (None, best[1])
+    return best if best[1] >= minimum else (None, best[1])
 
 
 INTENT_TOPICS = {
@@ -567,7 +632,7 @@ def find_name(
             name
             and raw.islower()
             and raw.lower() not in known
-            and (after.startswith(",") or not after.strip())
+            and (after.startswith((",", ".")) or not after.strip())
             and not re.search(r"(?:ed|ing|ous|ful|ive|ly|ish|less)$", raw.lower())
             and len(raw) <= 10
         ):
