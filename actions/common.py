@@ -19,7 +19,7 @@ from rasa_sdk.events import EventType, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
 from introcoach.dialogue import Heard, PersonaVoice, Reply, hear
-from introcoach.dialogue.understand import is_coaching_command
+from introcoach.dialogue.understand import asks_to_meet, is_coaching_command
 from introcoach.personas import Persona, find_persona, persona_named_in, pick_persona
 from introcoach.scoring import Turn, find_interest_mentions
 
@@ -237,10 +237,13 @@ def misrouted_to_coach(tracker: Tracker) -> Optional[Heard]:
         return None
     if tracker.active_loop_name or is_coaching_command(text):
         return None
+    current = current_persona(tracker)
     if intent == "switch_persona":
-        if persona_named_in(text) is not None:
+        named = persona_named_in(text)
+        if named is not None and (named.id != current.id or asks_to_meet(text)):
             return None  # "can I talk to Marcus?" (or to Dana, already here)
-    heard = heard_from(tracker, current_persona(tracker))
+        # "so nice meeting u priya": her name, said to her, is no request.
+    heard = heard_from(tracker, current)
     if intent != "help":
         # No command words at all: whatever it is, it was said to the persona.
         return heard

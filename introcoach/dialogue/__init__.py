@@ -30,11 +30,11 @@ from introcoach.dialogue.state import ConversationState, sentence_key
 from introcoach.dialogue.understand import (
     INTENT_TOPICS,
     Heard,
-    has_pattern as _has_pattern,
     Question,
+    detail_overlap,
+    has_pattern,
     hear,
     is_venue_question,
-    detail_overlap,
     plausible_name,
     rare_overlap,
     stem,
@@ -515,7 +515,7 @@ class PersonaVoice:
             and heard.question is None
             and not (heard.goodbye or heard.contact)
         ):
-            kind = "impressed" if _has_pattern("impressed", heard.text) else "plain"
+            kind = "impressed" if has_pattern("impressed", heard.text) else "plain"
             if self._add(self._pick(self._lines["small_ack"][kind])):
                 return "react", None
         return None, None
@@ -561,7 +561,7 @@ class PersonaVoice:
         return self._pick(self._lines["answered_other"] + self._by_style("acknowledge"))
 
     def _shared_interest(self, heard: Heard, own: Optional[str] = None) -> bool:
-        """Common ground the trainee claimed: say so, in its own words if it has them."""
+        """Common ground the trainee claimed: say so, in its own words if any."""
         state = self.state
         for label in heard.likes:
             if label in state.shared or label in heard.asked_about:
@@ -769,7 +769,12 @@ class PersonaVoice:
                 i: detail_overlap(question, answers[i], self.persona)
                 for i in range(len(answers))
             }
-            if max(detail.values(), default=0.0) >= _RELEVANT_OVERLAP:
+            best = max(overlap, key=lambda i: overlap[i], default=None)
+            if (
+                best in used
+                and max(detail.values(), default=0.0) >= _RELEVANT_OVERLAP
+            ):
+                # Its best answer was given: only one on the same detail will do.
                 order = [i for i in order if detail[i] > 0]
         values = self._values()
         for index in order:

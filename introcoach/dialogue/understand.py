@@ -125,7 +125,7 @@ def _pattern(key: str) -> re.Pattern:
 
 
 def has_pattern(key: str, text: str) -> bool:
-    """Whether one of the word patterns under ``key`` in understanding.yml is in text."""
+    """Whether a word pattern under ``key`` in understanding.yml is in the text."""
     return bool(_pattern(key).search(text.replace("’", "'")))
 
 
@@ -167,6 +167,15 @@ _OPENERS = (
     "well",
     "anyway",
     "really",
+    "aw",
+    "aww",
+    "awww",
+    "omg",
+    "ooh",
+    "oooh",
+    "wow",
+    "ahh",
+    "ah",
 )
 
 
@@ -614,7 +623,7 @@ def plausible_name(value: str, persona: Persona) -> Optional[str]:
 _NAME_AFTER = re.compile(
     r"\b(?:i'?m|i am|my name is|my name's|name's|this is|call me)\s+"
     r"([A-Za-z][a-z'A-Z-]*)"
-    r"(?=\s*(?:[,.!?;]|$|and\b|from\b|i\b|i'm\b|im\b|here\b|-))",
+    r"(?=\s*(?:[,.!?;]|$|and\b|from\b|i\b|i'm\b|im\b|here\b|btw\b|by the way\b|-))",
     re.I,
 )
 
@@ -815,6 +824,28 @@ def _their_interest(
     return None, None
 
 
+_FIRST_PERSON = re.compile(r"\b(?:i|i'm|im|i've|ive|me|my)\b", re.I)
+_LOVE = re.compile(
+    r"\bi (?:really |just |also |totally )?(?:love|like|enjoy|am into|'m into|m into)"
+    r" ([a-z][a-z' -]{2,30}?)"
+    r"(?=\s*(?:[.!,?;]|$|\btoo\b|\bas well\b|\bso much\b|\btbh\b))",
+    re.I,
+)
+
+
+def _said_they_love(text: str) -> Optional[str]:
+    """An interest of theirs the persona does not share ("i love ethiopian food")."""
+    match = _LOVE.search(text)
+    if not match:
+        return None
+    phrase = match.group(1).strip().lower()
+    tokens = phrase.split()
+    skip = set(lexicon()["not_interests"]) | set(lexicon()["light_words"])
+    if not 1 <= len(tokens) <= 3 or tokens[0] in skip or tokens[-1] in skip:
+        return None
+    return phrase
+
+
 def hear(
     text: str,
     persona: Persona,
@@ -847,7 +878,11 @@ def hear(
     heard.organization = (
         find_organization(statements, persona, heard.name) if statements else None
     )
-    heard.feeling = _feeling(text)
+    # A feeling is their own: "did you ever think about quitting?" asks.
+    own_words = " . ".join(
+        c for c in clauses(text) if not is_question(c) or _FIRST_PERSON.search(c)
+    )
+    heard.feeling = _feeling(own_words) if own_words else None
     heard.thanks = _has("thanks", text)
     heard.congrats = _has("congrats", text)
     heard.empathy = _has("empathy", text)
@@ -878,6 +913,14 @@ def hear(
         heard.their_interest, heard.their_dislike = _their_interest(
             text, entities.get("interest", ()), persona
         )
+    if (
+        intent in (None, "share_interest")
+        and heard.their_interest is None
+        and heard.their_dislike is None
+        and not heard.likes
+        and not heard.dislikes
+    ):
+        heard.their_interest = _said_they_love(text)
     if heard.their_interest and any(
         heard.their_interest in persona.keywords_for(i) for i in heard.likes
     ):
@@ -938,6 +981,17 @@ def hear(
     )
     # A long message that ends "take care" is more than a goodbye.
     heard.goodbye = _has("goodbye", text) and (len(tokens) <= 20 or intent == "goodbye")
+    if heard.goodbye and heard.likes:
+        # "i gotta run to a session" is no trail running.
+        rest = _pattern("goodbye").sub(" ", text)
+        heard.likes = [i for i in heard.likes if _mentions(rest, i, persona)]
+    no_dislike = heard.their_dislike is None and not heard.dislikes
+    if no_dislike and _has("dislike_after", text):
+        # "cycling? nah not really my thing": the word said back is the dislike.
+        echoed = [c.strip(" ?!.").lower() for c in clauses(text) if _echo(c)]
+        if echoed and re.fullmatch(r"[a-z][a-z' -]{2,30}", echoed[0]):
+            heard.their_dislike = echoed[0]
+            heard.their_interest = None
     heard.contact = _has("contact", text)
     # "nice to meet you" opens a conversation and, later on, closes one.
     heard.nice_to_meet = _has("late_nice_to_meet", text) and heard.question is None
@@ -986,6 +1040,18 @@ def _mentions(clause: str, label: str, persona: Persona) -> bool:
 def is_venue_question(text: str) -> bool:
     """A question about the venue or logistics, which no persona would know."""
     return _has("venue", text)
+
+
+_MEET = re.compile(
+    r"\b(?:talk|speak|chat|practi[cs]e) (?:to|with)\b|\b(?:switch|swap|change) to\b|"
+    r"\b(?:can|could|may) i meet\b|\bintroduce me\b|\bsomeone else\b",
+    re.I,
+)
+
+
+def asks_to_meet(text: str) -> bool:
+    """Whether the words ask to talk to someone ("can I talk to Marcus?")."""
+    return bool(_MEET.search(text))
 
 
 def is_coaching_command(text: str) -> bool:
