@@ -394,6 +394,8 @@ class PersonaVoice:
             state.learn("wellbeing")
         if heard.feeling in ("nervous", "overwhelmed", "excited"):
             state.learn("first_time")
+        if heard.feeling == "exam_nerves":
+            state.learn("field_time")  # not certified yet: no "how long certified?"
 
     # -- 1. react -----------------------------------------------------------------
 
