@@ -18,6 +18,7 @@ from typing import Iterator, Tuple
 import pytest
 from web_support import (
     EMAIL,
+    PASSWORD,
     SCRIPT,
     Client,
     Seeded,
@@ -143,6 +144,42 @@ def test_wrong_password_then_rate_limit(server: Server) -> None:
     assert "Too many failed sign-in attempts" in blocked.text
     # Other usernames from the same address are not locked out.
     assert client.login("theo").status == 303
+
+
+def test_forged_forwarded_for_does_not_change_the_limit_key(server: Server) -> None:
+    client = Client(server.port)
+    for i in range(5):  # each failure claims another address; nobody is trusted
+        token = client.csrf("/login")
+        response = client.request(
+            "POST",
+            "/login",
+            {"username": "forger", "password": "wrong", "csrf_token": token},
+            headers={"X-Forwarded-For": f"198.51.100.{i}"},
+        )
+        assert response.status == 401
+    token = client.csrf("/login")
+    blocked = client.request(
+        "POST",
+        "/login",
+        {"username": "forger", "password": "wrong", "csrf_token": token},
+        headers={"X-Forwarded-For": "198.51.100.99"},
+    )
+    assert blocked.status == 429 and blocked.header("Retry-After")
+
+
+def test_login_page_flood_signs_nobody_out(server: Server) -> None:
+    sam = signed_in(server, "sam")
+    waiting = Client(server.port)
+    token = waiting.csrf("/login")  # someone with the sign-in form open
+    for _ in range(300):  # a bounded loop of GET /login from a cookieless client
+        assert Client(server.port).get("/login").status == 200
+    assert sam.get("/sessions").status == 200
+    response = waiting.request(
+        "POST",
+        "/login",
+        {"username": "theo", "password": PASSWORD, "csrf_token": token, "next": "/"},
+    )
+    assert response.status == 303
 
 
 def test_csrf_is_checked_on_every_post(server: Server, ids: Seeded) -> None:

@@ -28,6 +28,8 @@ from introcoach.web.auth import (
     LoginLimiter,
     SessionStore,
     WebSession,
+    client_address,
+    parse_networks,
     web_secret,
 )
 from introcoach.web.review import format_duration, format_time
@@ -121,6 +123,15 @@ def is_https(request: Request) -> bool:
     return request.scheme == "https" or forwarded.split(",")[0].strip() == "https"
 
 
+def request_address(request: Request) -> str:
+    """The client's address (``X-Forwarded-For`` only from a trusted proxy)."""
+    return client_address(
+        request.ip or "unknown",
+        request.headers.get("x-forwarded-for"),
+        request.app.ctx.trusted_proxies,
+    )
+
+
 def render(
     request: Request, template: str, status: int = 200, **context: Any
 ) -> HTTPResponse:
@@ -212,6 +223,8 @@ def create_app(
     app.ctx.settings = settings
     app.ctx.store = SessionStore(secret or web_secret(secrets_dir=settings.secrets_dir))
     app.ctx.limiter = limiter or LoginLimiter()
+    app.ctx.trusted_proxies = parse_networks(settings.trusted_proxies)
+    cookie_name = COOKIE_NAME
     app.ctx.templates = _templates()
     app.ctx.security_headers = dict(
         SECURITY_HEADERS,
@@ -234,7 +247,7 @@ def create_app(
     @app.middleware("request")
     async def load_session(request: Request) -> Optional[HTTPResponse]:
         store: SessionStore = request.app.ctx.store
-        session = store.get(request.cookies.get(COOKIE_NAME))
+        session = store.get(request.cookies.get(cookie_name))
         request.ctx.session = session
         request.ctx.user = None
         request.ctx.cookie = None
@@ -278,8 +291,8 @@ def create_app(
             response.headers["Cache-Control"] = "no-store"
         cookie = getattr(request.ctx, "cookie", None)
         if cookie is not None:
-            response.cookies[COOKIE_NAME] = cookie
-            jar = response.cookies[COOKIE_NAME]
+            response.cookies[cookie_name] = cookie
+            jar = response.cookies[cookie_name]
             jar["path"] = "/"
             jar["httponly"] = True
             jar["samesite"] = "Lax"
@@ -305,7 +318,7 @@ def create_app(
         if not hasattr(request.ctx, "session"):
             # The router failed before the middleware ran: show the nav anyway.
             store: SessionStore = request.app.ctx.store
-            session = store.get(request.cookies.get(COOKIE_NAME))
+            session = store.get(request.cookies.get(cookie_name))
             request.ctx.session = session
             request.ctx.user = (
                 get_user(engine, session.user_id)

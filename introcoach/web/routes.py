@@ -56,7 +56,13 @@ from introcoach.storage.transcripts import (
     read_transcript,
     search_sender_ids,
 )
-from introcoach.web.app import end_session, error_page, render, start_session
+from introcoach.web.app import (
+    end_session,
+    error_page,
+    render,
+    request_address,
+    start_session,
+)
 from introcoach.web.auth import LoginLimiter
 from introcoach.web.review import (
     LIST_COLUMNS,
@@ -108,7 +114,7 @@ def _user(request: Request) -> User:
 
 
 def _client_address(request: Request) -> str:
-    return request.ip or "unknown"
+    return request_address(request)
 
 
 def _safe_next(target: Optional[str]) -> str:
@@ -150,8 +156,12 @@ async def login(request: Request) -> HTTPResponse:
     wait = limiter.retry_after(username, address)
     if wait:
         logger.info("Sign-in rate limit hit")
-        minutes = max(1, (wait + 59) // 60)
-        return render(
+        if wait < 60:
+            pause = f"{wait} second{'s' if wait != 1 else ''}"
+        else:
+            minutes = (wait + 59) // 60
+            pause = f"{minutes} minute{'s' if minutes != 1 else ''}"
+        response = render(
             request,
             "login.html",
             status=429,
@@ -159,9 +169,11 @@ async def login(request: Request) -> HTTPResponse:
             username=username,
             error=(
                 "Too many failed sign-in attempts. For your security, please wait "
-                f"{minutes} minute{'s' if minutes != 1 else ''} and try again."
+                f"{pause} and try again."
             ),
         )
+        response.headers["Retry-After"] = str(wait)
+        return response
     user = None
     if username and password:
         loop = asyncio.get_running_loop()
