@@ -84,6 +84,8 @@ def test_security_headers_and_cookie_flags(server: Server) -> None:
     assert response.header("Referrer-Policy")
     cookie = response.header("Set-Cookie")
     assert "HttpOnly" in cookie and "SameSite=Lax" in cookie and "Secure" not in cookie
+    assert cookie.startswith("introcoach_session=") and "Domain" not in cookie
+    assert not response.header("Strict-Transport-Security")  # not asked for
     assert "<script" not in response.text
 
     proxied = Client(server.port, forwarded_proto="https").get("/login")
@@ -290,6 +292,26 @@ def test_list_filters_and_search(
     named = {k for k in expected if k}
     assert total == len(expected)
     assert {ids.sessions[k] for k in named} <= set(rows)
+
+
+def test_transcript_search_is_audited_without_the_query(
+    server: Server, ids: Seeded
+) -> None:
+    sam = signed_in(server, "sam")
+    total, rows = listed(sam, "?q=tina.lee%40example.org")
+    assert total == 1 and rows == [ids.sessions["tina_pitch"]]
+    assert sam.get("/sessions/export.csv?q=hogging+the+coffee").status == 200
+    log = server.log_text()
+    assert (
+        f"User {ids.users['sam']} searched transcript text: 1 sessions matched "
+        f"(shown: {ids.sessions['tina_pitch']})" in log
+    )
+    assert (
+        f"User {ids.users['sam']} searched transcript text: 1 sessions matched "
+        "(exported)" in log
+    )
+    for private in (EMAIL, "tina.lee", "hogging", "coffee"):
+        assert private not in log
 
 
 def test_list_rejects_bad_filters_politely(server: Server) -> None:

@@ -25,6 +25,8 @@ from introcoach.storage import get_user
 from introcoach.web import csrf
 from introcoach.web.auth import (
     COOKIE_NAME,
+    HSTS,
+    SECURE_COOKIE_NAME,
     LoginLimiter,
     SessionStore,
     WebSession,
@@ -224,7 +226,9 @@ def create_app(
     app.ctx.store = SessionStore(secret or web_secret(secrets_dir=settings.secrets_dir))
     app.ctx.limiter = limiter or LoginLimiter()
     app.ctx.trusted_proxies = parse_networks(settings.trusted_proxies)
-    cookie_name = COOKIE_NAME
+    app.ctx.secure_cookies = settings.secure_cookies
+    cookie_name = SECURE_COOKIE_NAME if settings.secure_cookies else COOKIE_NAME
+    app.ctx.cookie_name = cookie_name
     app.ctx.templates = _templates()
     app.ctx.security_headers = dict(
         SECURITY_HEADERS,
@@ -287,16 +291,18 @@ def create_app(
     async def security_headers(request: Request, response: HTTPResponse) -> None:
         for name, value in request.app.ctx.security_headers.items():
             response.headers[name] = value
+        if request.app.ctx.secure_cookies:
+            response.headers["Strict-Transport-Security"] = HSTS
         if not request.path.startswith("/static/"):
             response.headers["Cache-Control"] = "no-store"
         cookie = getattr(request.ctx, "cookie", None)
         if cookie is not None:
             response.cookies[cookie_name] = cookie
             jar = response.cookies[cookie_name]
-            jar["path"] = "/"
+            jar["path"] = "/"  # and no Domain: what __Host- requires
             jar["httponly"] = True
             jar["samesite"] = "Lax"
-            if is_https(request):
+            if request.app.ctx.secure_cookies or is_https(request):
                 jar["secure"] = True
             if not cookie:
                 jar["max-age"] = 0

@@ -28,6 +28,12 @@ from typing import Callable, Dict, List, Mapping, Optional, Sequence, Tuple, Uni
 
 SECRET_VARIABLE = "INTROCOACH_WEB_SECRET"
 COOKIE_NAME = "introcoach_session"
+#: The cookie's name when it is always ``Secure`` (``INTROCOACH_SECURE_COOKIES``):
+#: browsers then insist on ``Secure``, ``Path=/`` and no ``Domain``.
+SECURE_COOKIE_NAME = "__Host-" + COOKIE_NAME
+#: Sent with every answer when TLS ends at a proxy (one year; no subdomains,
+#: which this app knows nothing about).
+HSTS = "max-age=31536000"
 #: Signed-in sessions end after this long without a request ...
 IDLE_SECONDS = 2 * 60 * 60
 #: ... and this long after signing in, whatever happens.

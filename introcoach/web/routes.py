@@ -399,6 +399,26 @@ def _query_sessions(
     )
 
 
+def _audit_search(
+    user: User, filters: Filters, total: int, rows: Sequence[PracticeSession]
+) -> None:
+    """Log that the unmasked transcripts were searched: ids, never the text.
+
+    The search reads the stored text, contact details included, so whether a
+    session matches can confirm an email address or phone number the page
+    would mask: like *Reveal contact details*, it leaves an audit line.
+    """
+    if not filters.q:
+        return
+    shown = ", ".join(str(r.id) for r in rows) or "none"
+    audit.info(
+        "User %d searched transcript text: %d sessions matched (shown: %s)",
+        user.id,
+        total,
+        shown,
+    )
+
+
 def _require_supervisor(request: Request) -> Optional[HTTPResponse]:
     if _user(request).role != "supervisor":
         return error_page(request, 403, "This page is for supervisors.")
@@ -419,6 +439,7 @@ async def session_list(request: Request) -> HTTPResponse:
     if filters.page > pages:
         filters.page = pages
         rows, total = _query_sessions(engine, visible, filters, pages, PAGE_SIZE)
+    _audit_search(user, filters, total, rows)
     trainees = _users(engine, visible)
     from introcoach.personas import PersonaError, all_personas
 
@@ -471,6 +492,12 @@ async def session_list_export(request: Request, fmt: str) -> HTTPResponse:
         if page * MAX_PAGE_SIZE >= total or not rows:
             break
         page += 1
+    if filters.q:
+        audit.info(
+            "User %d searched transcript text: %d sessions matched (exported)",
+            user.id,
+            len(records),
+        )
     audit.info("User %d exported %d sessions as %s", user.id, len(records), fmt)
     if fmt == "csv":
         return _download(
