@@ -349,6 +349,7 @@ class Balancer:
         self.gate = SocketGate(
             self.limits.max_sockets, self.limits.max_sockets_per_client
         )
+        self._last_refusal_log = -60.0
         self._timeout = aiohttp.ClientTimeout(total=timeout, connect=connect_timeout)
         self._turn = 0
         self._session: Optional[aiohttp.ClientSession] = None
@@ -582,7 +583,14 @@ class Balancer:
         """A websocket relay, if the caps allow one more (503 JSON if not)."""
         client = _client_of(request)
         if not self.gate.enter(client):
-            logger.warning("%s balancer refused a websocket: too many open", self.name)
+            now = time.monotonic()
+            if now - self._last_refusal_log >= 10.0:  # a flood logs once per 10 s
+                self._last_refusal_log = now
+                logger.warning(
+                    "%s balancer refusing websockets: %d open",
+                    self.name,
+                    self.gate.open,
+                )
             return self._busy("sockets")
         pin = self.pins.get(sid) if sid else None
         if pin is not None:
