@@ -13,7 +13,7 @@ import os
 import secrets
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Dict, Mapping, Optional
+from typing import Dict, Mapping, Optional, Tuple
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
@@ -31,6 +31,10 @@ class Settings:
     secrets_dir: Path
     jwt_key: str = ""
     public_rasa_url: str = ""
+    #: Proxies whose ``X-Forwarded-For`` the web app believes (addresses, CIDRs).
+    trusted_proxies: Tuple[str, ...] = ()
+    #: TLS ends at a proxy: ``Secure`` ``__Host-`` cookies and HSTS, always.
+    secure_cookies: bool = False
 
     @property
     def action_url(self) -> str:
@@ -84,6 +88,120 @@ def seconds_setting(
     except ValueError:
         return default
     return value if value >= minimum else default
+
+
+def int_setting(
+    env: Mapping[str, str], name: str, default: int, minimum: int = 1
+) -> int:
+    """A whole number from ``env[name]``.
+
+    ``default`` when the variable is unset, not a whole number, or below
+    ``minimum``.
+    """
+    raw = env.get(name, "").strip()
+    try:
+        value = int(raw) if raw else default
+    except ValueError:
+        return default
+    return value if value >= minimum else default
+
+
+def flag_setting(env: Mapping[str, str], name: str) -> bool:
+    """True when ``env[name]`` is ``1``, ``true``, ``yes`` or ``on``."""
+    return env.get(name, "").strip().lower() in ("1", "true", "yes", "on")
+
+
+def list_setting(env: Mapping[str, str], name: str) -> Tuple[str, ...]:
+    """The comma-separated, non-empty items of ``env[name]``."""
+    return tuple(i.strip() for i in env.get(name, "").split(",") if i.strip())
+
+
+def _networks(env: Mapping[str, str], name: str) -> Tuple[str, ...]:
+    """Addresses and CIDRs from ``env[name]``, checked (``ValueError`` if not)."""
+    import ipaddress
+
+    items = list_setting(env, name)
+    for item in items:
+        try:
+            ipaddress.ip_network(item, strict=False)
+        except ValueError:
+            raise ValueError(
+                f"{name} must list addresses or CIDRs, got {item!r}"
+            ) from None
+    return items
+
+
+#: The balancer's upstream connection pool; the socket caps stay below it.
+BALANCER_POOL = 200
+
+
+@dataclass(frozen=True)
+class BalancerLimits:
+    """What one balancer lets clients hold open (``INTROCOACH_BALANCER_*``).
+
+    Attributes:
+        max_sockets: Websocket relays open at once, in total.
+        max_sockets_per_client: Websocket relays open at once per client address.
+        connect_timeout: Seconds a socket.io session may stay without its
+            socket.io CONNECT packet before the balancer closes it.
+        max_pins: Engine.io sessions remembered (sid to replica), in total.
+        max_pins_per_client: Engine.io sessions remembered per client address.
+        idle_pin_seconds: A pin not used for this long may give way to a new one.
+    """
+
+    max_sockets: int = 150
+    max_sockets_per_client: int = 50
+    connect_timeout: float = 10.0
+    max_pins: int = 50_000
+    max_pins_per_client: int = 1_000
+    idle_pin_seconds: float = 120.0
+
+
+def load_balancer_limits(env: Optional[Mapping[str, str]] = None) -> BalancerLimits:
+    """Read the balancer's limits from ``env`` (default: the process environment).
+
+    The socket caps are kept below the upstream pool (:data:`BALANCER_POOL`), so
+    relays can never starve plain requests of connections.
+
+    Args:
+        env: Variables to read; ``os.environ`` when omitted.
+
+    Returns:
+        The limits, with defaults for anything unset or invalid.
+    """
+    env = os.environ if env is None else env
+    default = BalancerLimits()
+    ceiling = BALANCER_POOL - 10
+    total = min(
+        int_setting(env, "INTROCOACH_BALANCER_MAX_SOCKETS", default.max_sockets),
+        ceiling,
+    )
+    per_client = min(
+        int_setting(
+            env,
+            "INTROCOACH_BALANCER_MAX_SOCKETS_PER_CLIENT",
+            default.max_sockets_per_client,
+        ),
+        total,
+    )
+    pins = int_setting(env, "INTROCOACH_BALANCER_MAX_PINS", default.max_pins)
+    return BalancerLimits(
+        max_sockets=total,
+        max_sockets_per_client=per_client,
+        connect_timeout=seconds_setting(
+            env, "INTROCOACH_BALANCER_CONNECT_TIMEOUT", default.connect_timeout
+        ),
+        max_pins=pins,
+        max_pins_per_client=min(
+            int_setting(
+                env,
+                "INTROCOACH_BALANCER_MAX_PINS_PER_CLIENT",
+                default.max_pins_per_client,
+            ),
+            pins,
+        ),
+        idle_pin_seconds=default.idle_pin_seconds,
+    )
 
 
 def url_without_password(url: str) -> str:
@@ -149,4 +267,6 @@ def load_settings(env: Optional[Mapping[str, str]] = None) -> Settings:
         secrets_dir=secrets_dir,
         jwt_key=_secret(env, "INTROCOACH_JWT_KEY", secrets_dir / "jwt_key"),
         public_rasa_url=env.get("INTROCOACH_PUBLIC_RASA_URL", "").strip().rstrip("/"),
+        trusted_proxies=_networks(env, "INTROCOACH_TRUSTED_PROXIES"),
+        secure_cookies=flag_setting(env, "INTROCOACH_SECURE_COOKIES"),
     )

@@ -19,7 +19,8 @@ import socketio
 from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
 
-from introcoach.balancer import UPSTREAM_HEADER, Balancer, engineio_sid
+from introcoach.balancer import UPSTREAM_HEADER, Balancer, PinTable, engineio_sid
+from introcoach.settings import BALANCER_POOL, BalancerLimits, load_balancer_limits
 
 TIMEOUT = aiohttp.ClientTimeout(total=5)
 COOLDOWN = 0.3
@@ -589,3 +590,184 @@ async def test_socketio_polling_clients_stick_through_the_balancer() -> None:
         for sio in sockets:
             if sio.eio.http is not None:
                 await sio.eio.http.close()
+
+
+# -- limits: websocket relays, socket.io connect, the session table --------------
+
+
+def from_address(address: str) -> aiohttp.ClientSession:
+    """A client whose connections come from another loopback address."""
+    return aiohttp.ClientSession(
+        connector=aiohttp.TCPConnector(local_addr=(address, 0)), timeout=TIMEOUT
+    )
+
+
+async def test_websocket_relays_are_capped_per_client_and_in_total(upstreams) -> None:
+    limits = BalancerLimits(max_sockets=3, max_sockets_per_client=2)
+    client = await balanced([upstreams[0].url], limits=limits)
+    other = from_address("127.0.0.2")
+    opened: List[aiohttp.ClientWebSocketResponse] = []
+    try:
+        for _ in range(2):
+            opened.append(await client.ws_connect("/ws"))
+        before = upstreams[0].count
+        for _ in range(20):  # a bounded flood from the same address
+            async with client.get("/ws", headers=UPGRADE) as response:
+                assert response.status == 503
+                assert (await response.json())["error"] == "too_many_connections"
+                assert response.headers["Retry-After"]
+        assert upstreams[0].count == before  # none reached the replica
+        opened.append(await other.ws_connect(client.make_url("/ws")))
+        with pytest.raises(aiohttp.WSServerHandshakeError) as refused:
+            await other.ws_connect(client.make_url("/ws"))  # 3 open in total
+        assert refused.value.status == 503
+        for ws in opened:
+            assert (await ws.receive(timeout=5)).data.startswith("hello from 0")
+            await ws.close()
+        gate = client.balancer.gate
+        for _ in range(50):
+            if gate.open == 0:
+                break
+            await asyncio.sleep(0.05)
+        assert gate.open == 0 and gate.by_client == {}  # nothing leaked
+        ws = await client.ws_connect("/ws")
+        await ws.close()
+    finally:
+        await other.close()
+        await client.close()
+
+
+UPGRADE = {"Upgrade": "websocket", "Connection": "Upgrade"}
+
+
+def test_socket_caps_stay_below_the_upstream_pool() -> None:
+    limits = load_balancer_limits(
+        {
+            "INTROCOACH_BALANCER_MAX_SOCKETS": "100000",
+            "INTROCOACH_BALANCER_MAX_SOCKETS_PER_CLIENT": "500000",
+            "INTROCOACH_BALANCER_CONNECT_TIMEOUT": "nonsense",
+        }
+    )
+    assert limits.max_sockets < BALANCER_POOL
+    assert limits.max_sockets_per_client == limits.max_sockets
+    assert limits.connect_timeout == BalancerLimits().connect_timeout
+    assert load_balancer_limits({}) == BalancerLimits()
+
+
+async def test_websocket_without_socketio_connect_is_closed(upstreams) -> None:
+    limits = BalancerLimits(connect_timeout=0.3)
+    client = await balanced([upstreams[0].url], limits=limits)
+    try:
+        silent = await client.ws_connect("/socket.io/?EIO=4&transport=websocket")
+        await silent.receive(timeout=5)  # the replica's greeting
+        message = await silent.receive(timeout=5)
+        assert message.type == aiohttp.WSMsgType.CLOSE
+        assert silent.close_code == aiohttp.WSCloseCode.POLICY_VIOLATION
+        await asyncio.wait_for(upstreams[0].ws_closed.wait(), 5)
+
+        talking = await client.ws_connect("/socket.io/?EIO=4&transport=websocket")
+        await talking.receive(timeout=5)
+        await talking.send_str("40")
+        assert (await talking.receive(timeout=5)).data == "echo:40"
+        await asyncio.sleep(0.5)  # past the timeout: still open
+        await talking.send_str("42")
+        assert (await talking.receive(timeout=5)).data == "echo:42"
+        await talking.close()
+    finally:
+        await client.close()
+
+
+async def test_polling_session_without_socketio_connect_expires(upstreams) -> None:
+    limits = BalancerLimits(connect_timeout=0.3)
+    client = await balanced([upstreams[0].url], limits=limits)
+    try:
+        idle, _ = await handshake(client)
+        live, _ = await handshake(client)
+        path = "/socket.io/?EIO=4&transport=polling&sid="
+        async with client.post(path + live, data="40") as response:
+            assert response.status == 200
+        await asyncio.sleep(0.5)
+        async with client.get(path + idle) as response:
+            assert response.status == 400
+            assert (await response.json())["error"] == "connect_timeout"
+        assert idle not in client.balancer.pins
+        assert await went_to(client, path + live) == 0
+        assert upstreams[0].seen_sids == [live, live]
+    finally:
+        await client.close()
+
+
+async def confirmed(client: Any, session: Any = None) -> str:
+    """A handshake and its socket.io CONNECT, from ``session``'s address."""
+    http = session if session is not None else client.session
+    url = client.make_url("/socket.io/?EIO=4&transport=polling")
+    async with http.get(url) as reply:
+        assert reply.status == 200, await reply.text()
+        sid = json.loads((await reply.text())[1:])["sid"]
+    url = client.make_url(f"/socket.io/?EIO=4&transport=polling&sid={sid}")
+    async with http.post(url, data="40") as reply:
+        assert reply.status == 200
+    return str(sid)
+
+
+async def test_handshake_flood_does_not_flush_live_sessions(upstreams) -> None:
+    limits = BalancerLimits(max_pins=30, max_pins_per_client=10)
+    client = await balanced([upstreams[0].url], limits=limits)
+    neighbour = from_address("127.0.0.2")
+    flooders = [from_address(f"127.0.0.{i}") for i in range(3, 9)]
+    try:
+        mine = await confirmed(client)
+        theirs = await confirmed(client, neighbour)
+        for _ in range(40):  # one address floods: only its own quota churns
+            await handshake(client)
+        pins = client.balancer.pins
+        assert mine in pins and theirs in pins
+        assert len(pins) <= 11
+        for flooder in flooders:  # many addresses flood: the table stays bounded
+            for _ in range(10):
+                url = client.make_url("/socket.io/?EIO=4&transport=polling")
+                async with flooder.get(url) as reply:
+                    assert reply.status == 200
+        assert mine in pins and theirs in pins and len(pins) <= 30
+        path = "/socket.io/?EIO=4&transport=polling&sid="
+        assert await went_to(client, path + mine) == 0
+        async with neighbour.get(client.make_url(path + theirs)) as reply:
+            assert reply.status == 200
+    finally:
+        for session in [neighbour, *flooders]:
+            await session.close()
+        await client.close()
+
+
+async def test_full_table_of_live_sessions_refuses_new_handshakes(upstreams) -> None:
+    limits = BalancerLimits(max_pins=3, max_pins_per_client=3)
+    client = await balanced([upstreams[0].url], limits=limits)
+    try:
+        live = [await confirmed(client) for _ in range(3)]
+        async with client.get("/socket.io/?EIO=4&transport=polling") as response:
+            assert response.status == 503
+            assert (await response.json())["error"] == "too_many_connections"
+        assert list(client.balancer.pins) == live
+    finally:
+        await client.close()
+
+
+def test_pin_table_evicts_unconfirmed_then_idle_never_open_sockets() -> None:
+    now = [0.0]
+    upstream = Balancer(["http://127.0.0.1:1"], "rasa").upstreams[0]
+    table = PinTable(total=3, per_client=3, idle=60, clock=lambda: now[0])
+    for sid in ("open", "idle", "fresh"):
+        assert table.add(sid, upstream, "a")
+        table.confirm(sid)
+    table.get("open").sockets = 1  # type: ignore[union-attr]
+    assert not table.add("new", upstream, "b")  # all live: refused, none evicted
+    assert list(table) == ["open", "idle", "fresh"]
+    now[0] += 61
+    table.touch("fresh")
+    assert table.add("later", upstream, "b")  # "idle" has gone unused for 61 s
+    assert list(table) == ["open", "fresh", "later"]
+    assert table.add("again", upstream, "b")  # unconfirmed "later" goes first
+    assert list(table) == ["open", "fresh", "again"]
+    now[0] += 600
+    assert table.add("last", upstream, "b")
+    assert "open" in table  # a pin with an open websocket is never evicted

@@ -18,6 +18,7 @@ from typing import Iterator, Tuple
 import pytest
 from web_support import (
     EMAIL,
+    PASSWORD,
     SCRIPT,
     Client,
     Seeded,
@@ -83,6 +84,8 @@ def test_security_headers_and_cookie_flags(server: Server) -> None:
     assert response.header("Referrer-Policy")
     cookie = response.header("Set-Cookie")
     assert "HttpOnly" in cookie and "SameSite=Lax" in cookie and "Secure" not in cookie
+    assert cookie.startswith("introcoach_session=") and "Domain" not in cookie
+    assert not response.header("Strict-Transport-Security")  # not asked for
     assert "<script" not in response.text
 
     proxied = Client(server.port, forwarded_proto="https").get("/login")
@@ -143,6 +146,42 @@ def test_wrong_password_then_rate_limit(server: Server) -> None:
     assert "Too many failed sign-in attempts" in blocked.text
     # Other usernames from the same address are not locked out.
     assert client.login("theo").status == 303
+
+
+def test_forged_forwarded_for_does_not_change_the_limit_key(server: Server) -> None:
+    client = Client(server.port)
+    for i in range(5):  # each failure claims another address; nobody is trusted
+        token = client.csrf("/login")
+        response = client.request(
+            "POST",
+            "/login",
+            {"username": "forger", "password": "wrong", "csrf_token": token},
+            headers={"X-Forwarded-For": f"198.51.100.{i}"},
+        )
+        assert response.status == 401
+    token = client.csrf("/login")
+    blocked = client.request(
+        "POST",
+        "/login",
+        {"username": "forger", "password": "wrong", "csrf_token": token},
+        headers={"X-Forwarded-For": "198.51.100.99"},
+    )
+    assert blocked.status == 429 and blocked.header("Retry-After")
+
+
+def test_login_page_flood_signs_nobody_out(server: Server) -> None:
+    sam = signed_in(server, "sam")
+    waiting = Client(server.port)
+    token = waiting.csrf("/login")  # someone with the sign-in form open
+    for _ in range(300):  # a bounded loop of GET /login from a cookieless client
+        assert Client(server.port).get("/login").status == 200
+    assert sam.get("/sessions").status == 200
+    response = waiting.request(
+        "POST",
+        "/login",
+        {"username": "theo", "password": PASSWORD, "csrf_token": token, "next": "/"},
+    )
+    assert response.status == 303
 
 
 def test_csrf_is_checked_on_every_post(server: Server, ids: Seeded) -> None:
@@ -253,6 +292,26 @@ def test_list_filters_and_search(
     named = {k for k in expected if k}
     assert total == len(expected)
     assert {ids.sessions[k] for k in named} <= set(rows)
+
+
+def test_transcript_search_is_audited_without_the_query(
+    server: Server, ids: Seeded
+) -> None:
+    sam = signed_in(server, "sam")
+    total, rows = listed(sam, "?q=tina.lee%40example.org")
+    assert total == 1 and rows == [ids.sessions["tina_pitch"]]
+    assert sam.get("/sessions/export.csv?q=hogging+the+coffee").status == 200
+    log = server.log_text()
+    assert (
+        f"User {ids.users['sam']} searched transcript text: 1 sessions matched "
+        f"(shown: {ids.sessions['tina_pitch']})" in log
+    )
+    assert (
+        f"User {ids.users['sam']} searched transcript text: 1 sessions matched "
+        "(exported)" in log
+    )
+    for private in (EMAIL, "tina.lee", "hogging", "coffee"):
+        assert private not in log
 
 
 def test_list_rejects_bad_filters_politely(server: Server) -> None:

@@ -32,7 +32,14 @@ from introcoach.storage.transcripts import (
     read_transcript,
     search_sender_ids,
 )
-from introcoach.web.auth import LoginLimiter, SessionStore, web_secret
+from introcoach.web.auth import (
+    MAX_SESSIONS,
+    LoginLimiter,
+    SessionStore,
+    client_address,
+    parse_networks,
+    web_secret,
+)
 from introcoach.web.csrf import token_is_valid
 from introcoach.web.review import highlight
 
@@ -173,6 +180,71 @@ def test_login_limiter_window() -> None:
     assert limiter.retry_after("sam", "5.6.7.8") == 0
     now[0] += 301
     assert limiter.retry_after("sam", "1.2.3.4") == 0
+
+
+def test_login_backoff_grows_per_account_and_spares_others() -> None:
+    now = [0.0]
+    limiter = LoginLimiter(clock=lambda: now[0])  # 5 free, then 2 s doubling
+    waits = []
+    for _ in range(12):  # a bounded flood against one account from one address
+        wait = limiter.retry_after("bob", "198.51.100.7")
+        waits.append(wait)
+        now[0] += wait  # the attacker waits exactly as long as told
+        limiter.failed("bob", "198.51.100.7")
+    assert waits == [0, 0, 0, 0, 0, 2, 4, 8, 16, 32, 64, 128]
+    assert limiter.retry_after("bob", "198.51.100.7") == 256
+    for _ in range(3):  # ... and the back-off stops growing at five minutes
+        now[0] += limiter.retry_after("bob", "198.51.100.7")
+        limiter.failed("bob", "198.51.100.7")
+    assert limiter.retry_after("bob", "198.51.100.7") == 300
+    # Other accounts from that address, and bob from elsewhere, do not wait.
+    assert limiter.retry_after("alice", "198.51.100.7") == 0
+    assert limiter.retry_after("bob", "203.0.113.9") == 0
+    # Guessing spread over many addresses slows that account down too.
+    for i in range(25):
+        limiter.failed("carol", f"203.0.113.{i}")
+    assert limiter.retry_after("carol", "192.0.2.1") > 0
+    assert limiter.retry_after("dave", "192.0.2.1") == 0
+    # A correct password from an address clears that address's count.
+    limiter.succeeded("bob", "198.51.100.7")
+    assert limiter.retry_after("bob", "198.51.100.7") == 0
+
+
+def test_client_address_trusts_only_configured_proxies() -> None:
+    proxies = parse_networks(["10.0.0.0/8", "192.0.2.1"])
+    forged = "203.0.113.66"
+    assert client_address("198.51.100.7", forged, ()) == "198.51.100.7"
+    assert client_address("198.51.100.7", forged, proxies) == "198.51.100.7"
+    assert client_address("10.1.2.3", forged, proxies) == forged
+    # The right-most address that is not a proxy; the client wrote the rest.
+    chain = "1.1.1.1, 203.0.113.66, 192.0.2.1"
+    assert client_address("10.1.2.3", chain, proxies) == forged
+    assert client_address("10.1.2.3", "", proxies) == "10.1.2.3"
+    assert client_address("10.1.2.3", "10.0.0.9", proxies) == "10.0.0.9"
+
+
+def test_pre_login_sessions_are_not_stored_and_cannot_evict() -> None:
+    store = SessionStore("secret")
+    signed_in = store.create(7)
+    pending = store.create(None)  # someone with the sign-in form open
+    for _ in range(MAX_SESSIONS + 10):  # a bounded loop of GET /login
+        store.create(None)
+    assert len(store) == 1
+    assert store.get(store.cookie_value(signed_in)) is signed_in
+    again = store.get(store.cookie_value(pending))
+    assert again is not None and again.csrf_token == pending.csrf_token
+    assert not again.signed_in
+    forged = store.cookie_value(pending).replace("p~", "p~x", 1)
+    assert store.get(forged) is None
+
+
+def test_pre_login_session_expires() -> None:
+    now = [10_000.0]
+    store = SessionStore("secret", clock=lambda: now[0])
+    cookie = store.cookie_value(store.create(None))
+    assert store.get(cookie) is not None
+    now[0] += 31 * 60
+    assert store.get(cookie) is None
 
 
 def test_web_secret_is_generated_once(tmp_path: Path) -> None:

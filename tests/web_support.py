@@ -385,7 +385,9 @@ class Server:
 
 
 @contextmanager
-def running_server(workdir: Path, url: str) -> Iterator[Server]:
+def running_server(
+    workdir: Path, url: str, extra_env: Optional[Mapping[str, str]] = None
+) -> Iterator[Server]:
     """``python -m introcoach web`` on a free port; always stopped afterwards."""
     port = free_port()
     env = {
@@ -397,6 +399,7 @@ def running_server(workdir: Path, url: str) -> Iterator[Server]:
         "INTROCOACH_RASA_PORT": "5999",
         "PYTHONUNBUFFERED": "1",
         "SANIC_NO_UVLOOP": "true",
+        **(extra_env or {}),
     }
     log = workdir / "server.log"
     with open(log, "wb") as out:

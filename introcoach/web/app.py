@@ -25,9 +25,13 @@ from introcoach.storage import get_user
 from introcoach.web import csrf
 from introcoach.web.auth import (
     COOKIE_NAME,
+    HSTS,
+    SECURE_COOKIE_NAME,
     LoginLimiter,
     SessionStore,
     WebSession,
+    client_address,
+    parse_networks,
     web_secret,
 )
 from introcoach.web.review import format_duration, format_time
@@ -121,6 +125,15 @@ def is_https(request: Request) -> bool:
     return request.scheme == "https" or forwarded.split(",")[0].strip() == "https"
 
 
+def request_address(request: Request) -> str:
+    """The client's address (``X-Forwarded-For`` only from a trusted proxy)."""
+    return client_address(
+        request.ip or "unknown",
+        request.headers.get("x-forwarded-for"),
+        request.app.ctx.trusted_proxies,
+    )
+
+
 def render(
     request: Request, template: str, status: int = 200, **context: Any
 ) -> HTTPResponse:
@@ -212,6 +225,10 @@ def create_app(
     app.ctx.settings = settings
     app.ctx.store = SessionStore(secret or web_secret(secrets_dir=settings.secrets_dir))
     app.ctx.limiter = limiter or LoginLimiter()
+    app.ctx.trusted_proxies = parse_networks(settings.trusted_proxies)
+    app.ctx.secure_cookies = settings.secure_cookies
+    cookie_name = SECURE_COOKIE_NAME if settings.secure_cookies else COOKIE_NAME
+    app.ctx.cookie_name = cookie_name
     app.ctx.templates = _templates()
     app.ctx.security_headers = dict(
         SECURITY_HEADERS,
@@ -234,7 +251,7 @@ def create_app(
     @app.middleware("request")
     async def load_session(request: Request) -> Optional[HTTPResponse]:
         store: SessionStore = request.app.ctx.store
-        session = store.get(request.cookies.get(COOKIE_NAME))
+        session = store.get(request.cookies.get(cookie_name))
         request.ctx.session = session
         request.ctx.user = None
         request.ctx.cookie = None
@@ -274,16 +291,18 @@ def create_app(
     async def security_headers(request: Request, response: HTTPResponse) -> None:
         for name, value in request.app.ctx.security_headers.items():
             response.headers[name] = value
+        if request.app.ctx.secure_cookies:
+            response.headers["Strict-Transport-Security"] = HSTS
         if not request.path.startswith("/static/"):
             response.headers["Cache-Control"] = "no-store"
         cookie = getattr(request.ctx, "cookie", None)
         if cookie is not None:
-            response.cookies[COOKIE_NAME] = cookie
-            jar = response.cookies[COOKIE_NAME]
-            jar["path"] = "/"
+            response.cookies[cookie_name] = cookie
+            jar = response.cookies[cookie_name]
+            jar["path"] = "/"  # and no Domain: what __Host- requires
             jar["httponly"] = True
             jar["samesite"] = "Lax"
-            if is_https(request):
+            if request.app.ctx.secure_cookies or is_https(request):
                 jar["secure"] = True
             if not cookie:
                 jar["max-age"] = 0
@@ -305,7 +324,7 @@ def create_app(
         if not hasattr(request.ctx, "session"):
             # The router failed before the middleware ran: show the nav anyway.
             store: SessionStore = request.app.ctx.store
-            session = store.get(request.cookies.get(COOKIE_NAME))
+            session = store.get(request.cookies.get(cookie_name))
             request.ctx.session = session
             request.ctx.user = (
                 get_user(engine, session.user_id)

@@ -1,9 +1,13 @@
 """Sign-in sessions, the signed session cookie and the sign-in rate limit.
 
-Sessions live on the server (in this process's memory); the cookie carries only
-a random session id and an HMAC of it, so it can be neither read nor forged.
-Restarting the web app signs everyone out. The app runs one worker, so one
-store is enough.
+Signed-in sessions live on the server (in this process's memory); the cookie
+carries only a random session id and an HMAC of it, so it can be neither read
+nor forged. Restarting the web app signs everyone out. The app runs one worker,
+so one store is enough.
+
+Before sign-in nothing is stored: the sign-in form's session is a signed,
+time-stamped cookie whose CSRF token is derived from it, so no number of
+``GET /login`` can fill the store or push anyone's session out of it.
 """
 
 from __future__ import annotations
@@ -11,17 +15,25 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
+import ipaddress
+import math
 import os
 import secrets
 import threading
 import time
-from collections import deque
+from collections import OrderedDict
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Deque, Dict, Mapping, Optional, Tuple
+from typing import Callable, Dict, List, Mapping, Optional, Sequence, Tuple, Union
 
 SECRET_VARIABLE = "INTROCOACH_WEB_SECRET"
 COOKIE_NAME = "introcoach_session"
+#: The cookie's name when it is always ``Secure`` (``INTROCOACH_SECURE_COOKIES``):
+#: browsers then insist on ``Secure``, ``Path=/`` and no ``Domain``.
+SECURE_COOKIE_NAME = "__Host-" + COOKIE_NAME
+#: Sent with every answer when TLS ends at a proxy (one year; no subdomains,
+#: which this app knows nothing about).
+HSTS = "max-age=31536000"
 #: Signed-in sessions end after this long without a request ...
 IDLE_SECONDS = 2 * 60 * 60
 #: ... and this long after signing in, whatever happens.
@@ -29,6 +41,8 @@ ABSOLUTE_SECONDS = 12 * 60 * 60
 #: Sessions made only to carry the sign-in form's CSRF token.
 ANONYMOUS_SECONDS = 30 * 60
 MAX_SESSIONS = 10_000
+#: Ids of pre-sign-in sessions start with this (stored ids never contain ``~``).
+_ANONYMOUS_PREFIX = "p~"
 
 Clock = Callable[[], float]
 
@@ -115,6 +129,21 @@ class SessionStore:
             or now - session.created > ABSOLUTE_SECONDS
         )
 
+    def _anonymous(self, session_id: str, now: float) -> Optional[WebSession]:
+        """The pre-sign-in session a signed id describes, if still fresh."""
+        try:
+            issued = float(int(session_id.rsplit("~", 1)[1]))
+        except (IndexError, ValueError):
+            return None
+        if not -60 <= now - issued <= ANONYMOUS_SECONDS:
+            return None
+        return WebSession(
+            id=session_id,
+            csrf_token=_mac(self._key, "csrf:" + session_id),
+            created=issued,
+            last_seen=now,
+        )
+
     def get(self, cookie: Optional[str]) -> Optional[WebSession]:
         """The live session a cookie names, or None (unsigned, unknown, expired)."""
         if not cookie or cookie.count(".") != 1:
@@ -123,6 +152,8 @@ class SessionStore:
         if not hmac.compare_digest(signature, _mac(self._key, session_id)):
             return None
         now = self.clock()
+        if session_id.startswith(_ANONYMOUS_PREFIX):
+            return self._anonymous(session_id, now)
         with self._lock:
             session = self._sessions.get(session_id)
             if session is None:
@@ -134,8 +165,16 @@ class SessionStore:
             return session
 
     def create(self, user_id: Optional[int] = None) -> WebSession:
-        """Start a new session (signing in always starts a new one)."""
+        """Start a new session (signing in always starts a new one).
+
+        Without ``user_id`` the session is not stored: its cookie carries it.
+        """
         now = self.clock()
+        if user_id is None:
+            session_id = f"{_ANONYMOUS_PREFIX}{secrets.token_urlsafe(24)}~{int(now)}"
+            anonymous = self._anonymous(session_id, now)
+            assert anonymous is not None
+            return anonymous
         session = WebSession(
             id=secrets.token_urlsafe(32),
             csrf_token=secrets.token_urlsafe(32),
@@ -149,15 +188,16 @@ class SessionStore:
             self._sessions[session.id] = session
         return session
 
+    def __len__(self) -> int:
+        return len(self._sessions)
+
     def _prune(self, now: float) -> None:
         for key in [k for k, s in self._sessions.items() if self._expired(s, now)]:
             del self._sessions[key]
-        # Still full: drop the oldest sessions that never signed in first.
+        # Still full (only signing in adds here): the longest idle go first.
         overflow = len(self._sessions) - MAX_SESSIONS + 1
         if overflow > 0:
-            ordered = sorted(
-                self._sessions.values(), key=lambda s: (s.signed_in, s.last_seen)
-            )
+            ordered = sorted(self._sessions.values(), key=lambda s: s.last_seen)
             for session in ordered[:overflow]:
                 del self._sessions[session.id]
 
@@ -174,62 +214,133 @@ class SessionStore:
                 del self._sessions[key]
 
 
+Network = Union[ipaddress.IPv4Network, ipaddress.IPv6Network]
+
+
+def parse_networks(items: Sequence[str]) -> Tuple[Network, ...]:
+    """Addresses and CIDRs (``10.0.0.0/8``, ``::1``) as networks."""
+    return tuple(ipaddress.ip_network(item, strict=False) for item in items)
+
+
+def _trusted(address: str, networks: Sequence[Network]) -> bool:
+    try:
+        ip = ipaddress.ip_address(address)
+    except ValueError:
+        return False
+    return any(ip in network for network in networks)
+
+
+def client_address(
+    peer: str, forwarded_for: Optional[str], trusted: Sequence[Network]
+) -> str:
+    """The address a request came from, believing only trusted proxies.
+
+    ``X-Forwarded-For`` is read only when the connection itself comes from a
+    trusted proxy; then the right-most address that is not a trusted proxy is
+    the client (everything left of it could have been written by the client).
+
+    Args:
+        peer: The address of the connection.
+        forwarded_for: The ``X-Forwarded-For`` header, if any.
+        trusted: The proxies to believe (``INTROCOACH_TRUSTED_PROXIES``).
+
+    Returns:
+        The client's address (``peer`` when nothing trusted says otherwise).
+    """
+    if not forwarded_for or not _trusted(peer, trusted):
+        return peer
+    hops = [h.strip() for h in forwarded_for.split(",") if h.strip()]
+    for hop in reversed(hops):
+        if not _trusted(hop, trusted):
+            return hop[:64]
+    return hops[0][:64] if hops else peer
+
+
+@dataclass
+class _Strikes:
+    """Failed sign-ins counted under one key, and when the last one was."""
+
+    count: int
+    last: float
+
+
 @dataclass
 class LoginLimiter:
-    """At most ``limit`` failed sign-ins per username and address per window.
+    """Exponential back-off after failed sign-ins, per account and per address.
 
-    A second, looser limit per address alone slows down trying many usernames.
+    Failures are counted under three keys: the username from this address
+    (``limit`` free), this address for any username (``per_address`` free) and
+    the username from anywhere (``per_account`` free, to slow guessing spread
+    over many addresses). Past its free failures a key must wait
+    ``base_delay`` seconds after its last failure, doubling with every further
+    failure up to ``max_delay``: an account under attack is slowed down, never
+    locked, and other accounts and other addresses do not wait at all. A key
+    with no failure for ``window`` seconds (at least ``max_delay``) starts over.
     """
 
     limit: int = 5
-    window: float = 5 * 60
+    window: float = 15 * 60
     per_address: int = 30
+    per_account: int = 20
+    base_delay: float = 2.0
+    max_delay: float = 5 * 60
     clock: Clock = time.time
-    _failures: Dict[Tuple[str, str], Deque[float]] = field(default_factory=dict)
-    _by_address: Dict[str, Deque[float]] = field(default_factory=dict)
+    max_keys: int = MAX_SESSIONS
+    _strikes: OrderedDict[Tuple[str, ...], _Strikes] = field(
+        default_factory=OrderedDict
+    )
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
-    def _recent(self, stamps: Optional[Deque[float]], now: float) -> int:
-        if not stamps:
-            return 0
-        while stamps and now - stamps[0] > self.window:
-            stamps.popleft()
-        return len(stamps)
+    def _keys(self, username: str, address: str) -> List[Tuple[Tuple[str, ...], int]]:
+        name = username.strip().lower()
+        return [
+            (("user-address", name, address), self.limit),
+            (("address", address), self.per_address),
+            (("user", name), self.per_account),
+        ]
+
+    def _live(self, key: Tuple[str, ...], now: float) -> Optional[_Strikes]:
+        strikes = self._strikes.get(key)
+        if strikes is not None and now - strikes.last > max(
+            self.window, self.max_delay
+        ):
+            del self._strikes[key]
+            return None
+        return strikes
+
+    def delay(self, failures: int, free: int) -> float:
+        """Seconds to wait after the last of ``failures`` with ``free`` allowed."""
+        if failures < free:
+            return 0.0
+        return float(min(self.max_delay, self.base_delay * 2 ** (failures - free)))
 
     def retry_after(self, username: str, address: str) -> int:
         """Seconds until this username may try again from here; 0 if allowed."""
         now = self.clock()
-        key = (username.strip().lower(), address)
+        wait = 0.0
         with self._lock:
-            checks = (
-                (self._failures.get(key), self.limit),
-                (self._by_address.get(address), self.per_address),
-            )
-            wait = 0.0
-            for stamps, limit in checks:
-                if stamps is not None and self._recent(stamps, now) >= limit:
-                    wait = max(wait, self.window - (now - stamps[-limit]))
-            return int(wait) + 1 if wait > 0 else 0
+            for key, free in self._keys(username, address):
+                strikes = self._live(key, now)
+                if strikes is not None:
+                    until = strikes.last + self.delay(strikes.count, free)
+                    wait = max(wait, until - now)
+        return math.ceil(wait) if wait > 0 else 0
 
     def failed(self, username: str, address: str) -> None:
         """Count a failed sign-in."""
         now = self.clock()
-        key = (username.strip().lower(), address)
         with self._lock:
-            if len(self._failures) > MAX_SESSIONS:
-                self._forget_old(now)
-            self._failures.setdefault(key, deque()).append(now)
-            self._by_address.setdefault(address, deque()).append(now)
+            for key, _ in self._keys(username, address):
+                strikes = self._live(key, now)
+                if strikes is None:
+                    strikes = self._strikes[key] = _Strikes(0, now)
+                strikes.count += 1
+                strikes.last = now
+                self._strikes.move_to_end(key)
+            while len(self._strikes) > self.max_keys:  # the longest quiet go
+                self._strikes.popitem(last=False)
 
     def succeeded(self, username: str, address: str) -> None:
         """Clear this username's failures from this address."""
         with self._lock:
-            self._failures.pop((username.strip().lower(), address), None)
-
-    def _forget_old(self, now: float) -> None:
-        for key in list(self._failures):
-            if not self._recent(self._failures[key], now):
-                del self._failures[key]
-        for address in list(self._by_address):
-            if not self._recent(self._by_address[address], now):
-                del self._by_address[address]
+            self._strikes.pop(self._keys(username, address)[0][0], None)

@@ -56,7 +56,13 @@ from introcoach.storage.transcripts import (
     read_transcript,
     search_sender_ids,
 )
-from introcoach.web.app import end_session, error_page, render, start_session
+from introcoach.web.app import (
+    end_session,
+    error_page,
+    render,
+    request_address,
+    start_session,
+)
 from introcoach.web.auth import LoginLimiter
 from introcoach.web.review import (
     LIST_COLUMNS,
@@ -108,7 +114,7 @@ def _user(request: Request) -> User:
 
 
 def _client_address(request: Request) -> str:
-    return request.ip or "unknown"
+    return request_address(request)
 
 
 def _safe_next(target: Optional[str]) -> str:
@@ -150,8 +156,12 @@ async def login(request: Request) -> HTTPResponse:
     wait = limiter.retry_after(username, address)
     if wait:
         logger.info("Sign-in rate limit hit")
-        minutes = max(1, (wait + 59) // 60)
-        return render(
+        if wait < 60:
+            pause = f"{wait} second{'s' if wait != 1 else ''}"
+        else:
+            minutes = (wait + 59) // 60
+            pause = f"{minutes} minute{'s' if minutes != 1 else ''}"
+        response = render(
             request,
             "login.html",
             status=429,
@@ -159,9 +169,11 @@ async def login(request: Request) -> HTTPResponse:
             username=username,
             error=(
                 "Too many failed sign-in attempts. For your security, please wait "
-                f"{minutes} minute{'s' if minutes != 1 else ''} and try again."
+                f"{pause} and try again."
             ),
         )
+        response.headers["Retry-After"] = str(wait)
+        return response
     user = None
     if username and password:
         loop = asyncio.get_running_loop()
@@ -387,6 +399,26 @@ def _query_sessions(
     )
 
 
+def _audit_search(
+    user: User, filters: Filters, total: int, rows: Sequence[PracticeSession]
+) -> None:
+    """Log that the unmasked transcripts were searched: ids, never the text.
+
+    The search reads the stored text, contact details included, so whether a
+    session matches can confirm an email address or phone number the page
+    would mask: like *Reveal contact details*, it leaves an audit line.
+    """
+    if not filters.q:
+        return
+    shown = ", ".join(str(r.id) for r in rows) or "none"
+    audit.info(
+        "User %d searched transcript text: %d sessions matched (shown: %s)",
+        user.id,
+        total,
+        shown,
+    )
+
+
 def _require_supervisor(request: Request) -> Optional[HTTPResponse]:
     if _user(request).role != "supervisor":
         return error_page(request, 403, "This page is for supervisors.")
@@ -407,6 +439,7 @@ async def session_list(request: Request) -> HTTPResponse:
     if filters.page > pages:
         filters.page = pages
         rows, total = _query_sessions(engine, visible, filters, pages, PAGE_SIZE)
+    _audit_search(user, filters, total, rows)
     trainees = _users(engine, visible)
     from introcoach.personas import PersonaError, all_personas
 
@@ -459,6 +492,12 @@ async def session_list_export(request: Request, fmt: str) -> HTTPResponse:
         if page * MAX_PAGE_SIZE >= total or not rows:
             break
         page += 1
+    if filters.q:
+        audit.info(
+            "User %d searched transcript text: %d sessions matched (exported)",
+            user.id,
+            len(records),
+        )
     audit.info("User %d exported %d sessions as %s", user.id, len(records), fmt)
     if fmt == "csv":
         return _download(
