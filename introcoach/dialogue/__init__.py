@@ -80,7 +80,7 @@ _PLAIN_QUESTION_WORDS = frozenset(
 def _stems(text: str) -> List[str]:
     """Distinctive words of a text, cut to six letters ("certified" -> certif)."""
     return [
-        w[:6] for w in words(text) if len(w) >= 6 and w not in _PLAIN_QUESTION_WORDS
+        stem(w) for w in words(text) if len(w) >= 6 and w not in _PLAIN_QUESTION_WORDS
     ]
 
 
@@ -90,6 +90,12 @@ _HOW_LONG = re.compile(
     r"couple|few|several)\s*(?:of\s+)?(?:years?|yrs?|months?|weeks?)\b|"
     r"\b(?:\d+|one|two|three|four|five|six|seven|eight|nine|ten)\s*"
     r"(?:years?|yrs?|months?)\s+(?:in|now|sober|clean)\b",
+    re.I,
+)
+_JUST_STARTED = re.compile(
+    r"\b(?:just|only|recently) (?:started|began|begun|got (?:hired|certified))\b|"
+    r"\bnew (?:to|at) (?:this|the job|it|the field|peer work)\b|"
+    r"\b(?:my )?first (?:week|month|year|job) (?:on|at|in|as)\b",
     re.I,
 )
 _SESSION_WORDS = re.compile(
@@ -172,6 +178,22 @@ def _cap(text: str) -> str:
 
 def _article(phrase: str) -> str:
     return ("an " if phrase[:1].lower() in "aeiou" else "a ") + phrase
+
+
+_PLAIN_WORK_WORDS = frozenset(
+    "work job role day days typical week look looks actually exactly mean "
+    "whats what's kind type there here".split()
+)
+
+
+def _plain_work_question(question: str) -> bool:
+    """Whether a question asks only what the persona does ("so what do u do")."""
+    content = [
+        w
+        for w in words(question)
+        if word_weight(w) == 1.0 and w not in _PLAIN_WORK_WORDS
+    ]
+    return len(content) <= 1
 
 
 def split_sentences(text: str) -> List[str]:
@@ -359,7 +381,7 @@ class PersonaVoice:
         for cut in _stems(heard.text):
             if cut not in state.told:
                 state.told.append(cut)
-        if _HOW_LONG.search(heard.text):
+        if _HOW_LONG.search(heard.text) or _JUST_STARTED.search(heard.text):
             state.learn("field_time")  # "been doing it like 8 months"
         del state.told[:-200]
         if heard.name:
@@ -394,6 +416,8 @@ class PersonaVoice:
             state.learn("wellbeing")
         if heard.feeling in ("nervous", "overwhelmed", "excited"):
             state.learn("first_time")
+        if heard.feeling in ("loved_one", "lived_experience"):
+            state.learn("story")  # why they do this work, they just said
         if heard.feeling == "exam_nerves":
             state.learn("field_time")  # not certified yet: no "how long certified?"
 
@@ -473,7 +497,13 @@ class PersonaVoice:
             state.warm_up()
             return "own_reaction", None
         if heard.empathy and heard.question is None and not heard.thanks:
-            if self._add(self._pick(self._lines["empathy"])):
+            # "that must have been so scary" is about what it went through,
+            # not about its job.
+            past = state.last_topic in ("story", "family") or has_pattern(
+                "empathy_past", heard.text
+            )
+            pool = self._lines["empathy_past" if past else "empathy"]
+            if self._add(self._pick(pool)):
                 return "empathy_ack", None
         if heard.dislikes or heard.their_dislike:
             if self._add(self._pick(self._lines["dislike"])):
@@ -529,6 +559,13 @@ class PersonaVoice:
         return self._pick(self.persona.reactions[heard.reaction].says)
 
     def _role_line(self, role: str) -> Optional[str]:
+        mine = set(words(self.persona.role))
+        if role.split()[-1] in mine:
+            # "I'm a peer specialist" to a peer specialist: not "I love meeting
+            # people who do that work".
+            line = self._pick(self._lines["same_role"], their_role=role)
+            if line:
+                return line
         role_a = _article(role)
         return self._pick(
             self._lines["role_clean"],
@@ -731,8 +768,14 @@ class PersonaVoice:
         answer = self._next_answer(topic, question)
         if answer is None and question:
             return self._restate(topic, question)
-        if topic == "day_to_day" and answer and not self._role_said(answer):
-            # "What do you do?" first gets the job itself, once.
+        if (
+            topic == "day_to_day"
+            and answer
+            and not self._role_said(answer)
+            and _plain_work_question(question)
+        ):
+            # "What do you do?" first gets the job itself, once; "do you give
+            # feedback to people you don't hire?" does not.
             self._add(self._pick(self._lines["role_intro"]))
         return self._add(answer)
 
@@ -944,6 +987,15 @@ class PersonaVoice:
             return None
         answered = plan.get("answered")
         if answered == "contact":
+            return None
+        reacted = str(plan.get("reacted") or "")
+        if reacted in ("feeling:lived_experience", "feeling:loved_one"):
+            return None  # after a disclosure, no change of subject: they lead
+        if reacted == "thanks" and not answered:
+            return None  # "ok thx so much" is winding down, not a cue for more
+        if plan.get("follow_up"):
+            # On a thread of theirs ("how long does that take?"), or asked
+            # for details: let them carry on with it.
             return None
         candidate: Optional[Dict[str, str]] = preferred
         if candidate is None and answered in self._lines["reciprocal"]:
