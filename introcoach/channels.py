@@ -23,6 +23,7 @@ answers ``[]``, and its socket.io channel answers nothing.
 
 from __future__ import annotations
 
+import hmac
 import json
 import logging
 import re
@@ -49,6 +50,9 @@ logger = logging.getLogger(__name__)
 ERROR_EVENT = "introcoach_error"
 #: Longest message passed to Rasa; longer ones are refused, not cut.
 MAX_MESSAGE_CHARS = 5_000
+#: Longest client ``metadata`` (as compact JSON) passed to Rasa, which stores it
+#: with every message; the widget sends about 50 characters.
+MAX_METADATA_CHARS = 2_000
 MAX_SENDER_CHARS = 255
 # C0 controls other than tab, newline and carriage return, and DEL. NUL cannot
 # be stored in PostgreSQL text at all; the others are never typed on purpose.
@@ -152,6 +156,53 @@ def reporting(
     return handle
 
 
+METADATA_TOO_LARGE = (
+    f'"metadata" must be at most {MAX_METADATA_CHARS:,} characters as JSON.'
+)
+
+
+def metadata_too_large(metadata: Any) -> bool:
+    """Whether client metadata is over :data:`MAX_METADATA_CHARS` as compact JSON."""
+    if metadata is None:
+        return False
+    if isinstance(metadata, str):
+        return len(metadata) > MAX_METADATA_CHARS
+    try:
+        encoded = json.dumps(metadata, separators=(",", ":"), ensure_ascii=False)
+    except (TypeError, ValueError):
+        return True
+    return len(encoded) > MAX_METADATA_CHARS
+
+
+REST_UNAUTHORIZED = (
+    "This endpoint needs the REST channel's token: send the header "
+    "'Authorization: Bearer <token>' (INTROCOACH_REST_TOKEN, kept in "
+    ".secrets/rest_token)."
+)
+
+
+def check_rest_token(
+    expected: str, authorization: Optional[str]
+) -> Optional[HTTPResponse]:
+    """401 unless ``authorization`` is ``Bearer <expected>``; None when it is.
+
+    Only the header is read, never a ``?token=`` query parameter: query
+    strings end up in access logs, proxy logs and shell history.
+    """
+    scheme, _, given = (authorization or "").strip().partition(" ")
+    if (
+        expected
+        and scheme.lower() == "bearer"
+        and hmac.compare_digest(given.strip().encode(), expected.encode())
+    ):
+        return None
+    return response.json(
+        {"error": REST_UNAUTHORIZED},
+        status=401,
+        headers={"WWW-Authenticate": 'Bearer realm="introcoach-rest"'},
+    )
+
+
 def _bad_request(error: str) -> HTTPResponse:
     return response.json({"error": error}, status=400)
 
@@ -183,6 +234,8 @@ def check_rest_body(raw: bytes) -> Optional[HTTPResponse]:
         return _bad_request('"message" must be a string.')
     if not isinstance(body.get("metadata", {}), (dict, type(None))):
         return _bad_request('"metadata", when given, must be an object.')
+    if metadata_too_large(body.get("metadata")):
+        return _bad_request(METADATA_TOO_LARGE)
     reason = refusal(body["message"])
     if reason is not None:
         return response.json([{"recipient_id": sender, "text": reason}])
@@ -192,10 +245,28 @@ def check_rest_body(raw: bytes) -> Optional[HTTPResponse]:
 class ReportingRestInput(RestInput):
     """Rasa's REST channel (same name and URL), checking input and reporting failures.
 
+    A message needs the channel's token (:func:`check_rest_token`; Rasa's own
+    REST channel checks none, and ``--auth-token`` covers only the HTTP API).
     Bad requests get a clear answer before Rasa sees them
     (:func:`check_rest_body`), and a message whose handling fails gets a coach
     note instead of an empty reply (:func:`reporting`).
     """
+
+    def __init__(self, token: str = "") -> None:
+        """Set up the channel; without a token every message is refused (401)."""
+        super().__init__()
+        self.token = token
+
+    @classmethod
+    def from_credentials(cls, credentials: Optional[Dict[str, Any]]) -> InputChannel:
+        """Read ``credentials.yml``; a ``token`` is required."""
+        token = str((credentials or {}).get("token") or "").strip()
+        if not token:
+            raise ValueError(
+                "introcoach.channels.ReportingRestInput needs token in "
+                "credentials.yml (INTROCOACH_REST_TOKEN)"
+            )
+        return cls(token)
 
     def blueprint(
         self, on_new_message: Callable[[UserMessage], Awaitable[Any]]
@@ -207,6 +278,10 @@ class ReportingRestInput(RestInput):
         async def check_body(request: Request) -> Optional[HTTPResponse]:
             if request.method != "POST" or not request.path.endswith("/webhook"):
                 return None
+            refused = check_rest_token(self.token, request.headers.get("authorization"))
+            if refused is not None:
+                logger.info("Refused a REST message without a valid token")
+                return refused
             return check_rest_body(request.body)
 
         return webhook

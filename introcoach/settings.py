@@ -1,8 +1,8 @@
 """Configuration, read from the environment in one place.
 
 Every value has a safe local default: servers bind to 127.0.0.1, and the two
-tokens (the Rasa HTTP API token, the action server's shared token and the key
-that signs the chat widget's tokens) are taken
+secrets (the Rasa HTTP API token, the REST channel's token, the action server's
+shared token and the key that signs the chat widget's tokens) are taken
 from the environment or generated once and kept in the git-ignored ``.secrets/``
 folder, so a fresh clone never ships a guessable secret.
 """
@@ -31,6 +31,8 @@ class Settings:
     secrets_dir: Path
     jwt_key: str = ""
     public_rasa_url: str = ""
+    #: What a client of Rasa's REST channel sends (``Authorization: Bearer``).
+    rest_token: str = ""
 
     @property
     def action_url(self) -> str:
@@ -46,6 +48,14 @@ class Settings:
     def chat_url(self) -> str:
         """Where browsers reach the Rasa server's socket (differs behind a proxy)."""
         return self.public_rasa_url or self.rasa_url
+
+    @property
+    def rest_headers(self) -> Dict[str, str]:
+        """The headers a REST channel client sends: the token, as JSON."""
+        return {
+            "Authorization": f"Bearer {self.rest_token}",
+            "Content-Type": "application/json",
+        }
 
     @property
     def web_origins(self) -> tuple:
@@ -66,6 +76,7 @@ class Settings:
             "INTROCOACH_ACTION_TOKEN": self.action_token,
             "INTROCOACH_ACTION_URL": self.action_url,
             "INTROCOACH_JWT_KEY": self.jwt_key,
+            "INTROCOACH_REST_TOKEN": self.rest_token,
             # rasa-sdk reads SANIC_HOST; keep it on loopback unless told otherwise.
             "SANIC_HOST": self.host,
         }
@@ -149,4 +160,5 @@ def load_settings(env: Optional[Mapping[str, str]] = None) -> Settings:
         secrets_dir=secrets_dir,
         jwt_key=_secret(env, "INTROCOACH_JWT_KEY", secrets_dir / "jwt_key"),
         public_rasa_url=env.get("INTROCOACH_PUBLIC_RASA_URL", "").strip().rstrip("/"),
+        rest_token=_secret(env, "INTROCOACH_REST_TOKEN", secrets_dir / "rest_token"),
     )

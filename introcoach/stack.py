@@ -35,7 +35,9 @@ def free_port() -> int:
 
 def _get(url: str, timeout: float = 2.0) -> Optional[Dict]:
     try:
-        with urllib.request.urlopen(url, timeout=timeout) as response:  # noqa: S310 - loopback only
+        with urllib.request.urlopen(
+            url, timeout=timeout
+        ) as response:  # noqa: S310 - loopback only
             return json.loads(response.read().decode() or "{}")
     except (urllib.error.URLError, OSError, ValueError):
         return None
@@ -267,6 +269,7 @@ def ephemeral_settings() -> Settings:
         api_token=secrets.token_urlsafe(24),
         action_token=secrets.token_urlsafe(24),
         jwt_key=secrets.token_urlsafe(32),
+        rest_token=secrets.token_urlsafe(24),
     )
 
 
@@ -374,8 +377,9 @@ Or talk to the assistant from another terminal:
   make chat                      # a terminal chat with a persona (REST, loopback)
   make chat PERSONA=marcus       # meet someone in particular
   make shell                     # Rasa's own shell (uses this action server)
-or over HTTP (loopback only: Rasa's REST channel checks no token):
+or over HTTP, with the REST channel's token (kept in .secrets/rest_token):
   curl -s -X POST http://{s.host}:{s.rasa_port}/webhooks/rest/webhook \\
+       -H "Authorization: Bearer $(cat .secrets/rest_token)" \\
        -H 'Content-Type: application/json' -d '{{"sender": "me", "message": "hi"}}'
 
 Say "help" in the chat to see what you can practise. Press Ctrl-C here to stop.
