@@ -34,7 +34,17 @@ import zlib
 from collections import OrderedDict
 from dataclasses import dataclass
 from types import SimpleNamespace
-from typing import Any, AsyncIterator, Dict, List, Optional, Sequence, Set, Union
+from typing import (
+    Any,
+    AsyncIterator,
+    Callable,
+    Dict,
+    List,
+    Optional,
+    Sequence,
+    Set,
+    Union,
+)
 
 import aiohttp
 from aiohttp import web
@@ -70,6 +80,38 @@ class Upstream:
     def healthy(self) -> bool:
         """False during the cool-down after a connection to it failed."""
         return time.monotonic() >= self.down_until
+
+
+#: The Rasa server's paths a client needs: the widget's socket.io, the REST
+#: channel (token-guarded by the channel itself) and the two channels' health
+#: pages. Nothing of Rasa's HTTP API (``/status``, ``/conversations/...``,
+#: ``/model/...``, ``/`` ...).
+RASA_CLIENT_PATHS = frozenset(
+    {
+        "/socket.io/",
+        "/socket.io",
+        "/webhooks/rest/webhook",
+        "/webhooks/rest/",
+        "/webhooks/introcoach_socketio/",
+    }
+)
+
+
+def rasa_client_path(raw_path: str) -> bool:
+    """Whether a request path (as sent, query included) is one clients need.
+
+    Compared exactly, still percent-encoded: ``/socket.io/../status``,
+    ``/webhooks/rest/webhook/``, ``/%73tatus`` and the like are all refused, so
+    no path the Rasa server might normalise differently gets through.
+    """
+    return raw_path.split("?", 1)[0] in RASA_CLIENT_PATHS
+
+
+#: ``--paths`` choices: which requests a balancer passes on.
+PATH_FILTERS: Dict[str, Optional[Callable[[str], bool]]] = {
+    "all": None,
+    "rasa-clients": rasa_client_path,
+}
 
 
 def _error(status: int, error: str, message: str) -> web.Response:
@@ -127,6 +169,10 @@ class Balancer:
         self._turn = 0
         self._session: Optional[aiohttp.ClientSession] = None
         self._sockets: Set[web.WebSocketResponse] = set()
+
+    #: When set, only requests whose raw path it accepts are passed on; the
+    #: rest get 404 (``--paths rasa-clients``: :func:`rasa_client_path`).
+    allow_path: Optional[Callable[[str], bool]] = None
 
     def app(self) -> web.Application:
         """The aiohttp application: ``/_balancer/health``, and everything else."""
@@ -210,6 +256,13 @@ class Balancer:
 
     async def handle(self, request: web.Request) -> web.StreamResponse:
         """Forward one request (or websocket) to a replica."""
+        if self.allow_path is not None and not self.allow_path(request.raw_path):
+            return _error(
+                404,
+                "not_found",
+                f"The {self.name} balancer passes on only the chat paths "
+                "(/socket.io/, /webhooks/rest/webhook).",
+            )
         sid = request.query.get("sid", "")
         pinned = self.pins.get(sid)
         if pinned is not None:
@@ -436,6 +489,12 @@ def main(argv: Optional[Sequence[str]] = None) -> None:
     )
     parser.add_argument("--timeout", type=float, default=330.0)
     parser.add_argument("--cooldown", type=float, default=2.0)
+    parser.add_argument(
+        "--paths",
+        choices=sorted(PATH_FILTERS),
+        default="all",
+        help="which requests to pass on (rasa-clients: no Rasa HTTP API)",
+    )
     args = parser.parse_args(argv)
     logging.basicConfig(
         level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s"
@@ -443,6 +502,7 @@ def main(argv: Optional[Sequence[str]] = None) -> None:
     balancer = Balancer(
         args.upstream, args.name, timeout=args.timeout, cooldown=args.cooldown
     )
+    balancer.allow_path = PATH_FILTERS[args.paths]
     logger.info(
         "%s balancer on http://%s:%d -> %s",
         args.name,
