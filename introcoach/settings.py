@@ -128,7 +128,9 @@ def _secret(env: Mapping[str, str], name: str, file: Path) -> str:
         stored = file.read_text(encoding="utf-8").strip()
         if stored:
             return stored
-    file.parent.mkdir(parents=True, exist_ok=True)
+    from introcoach.private_files import private_dir
+
+    private_dir(file.parent)
     token = secrets.token_urlsafe(32)
     # Create with owner-only permissions before writing the secret.
     fd = os.open(file, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)

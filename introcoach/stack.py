@@ -21,6 +21,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Dict, List, Optional, Sequence, Tuple
 
+from introcoach.private_files import UMASK, open_private_log
 from introcoach.settings import PROJECT_ROOT, Settings, load_settings
 
 logger = logging.getLogger(__name__)
@@ -75,18 +76,22 @@ class Stack:
         return env
 
     def _spawn(self, name: str, command: List[str]) -> None:
-        self.log_dir.mkdir(parents=True, exist_ok=True)
-        log = (self.log_dir / f"{name}.log").open("ab")
-        self.processes[name] = subprocess.Popen(
-            command,
-            cwd=PROJECT_ROOT,
-            env=self._env(),
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            stdin=subprocess.DEVNULL,
-            start_new_session=True,
-        )
-        log.close()
+        # Logs 0600 in 0700 folders; every file a server creates (the SQLite
+        # database and its WAL, Rasa's cache) is owner-only through its umask.
+        log = open_private_log(self.log_dir / f"{name}.log")
+        try:
+            self.processes[name] = subprocess.Popen(
+                command,
+                cwd=PROJECT_ROOT,
+                env=self._env(),
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+                start_new_session=True,
+                umask=UMASK,
+            )
+        finally:
+            os.close(log)
 
     def action_command(self, port: int) -> List[str]:
         """The action server's command line, listening on ``port``."""
@@ -111,9 +116,10 @@ class Stack:
             "run",
             "--model",
             str(self.model),
+            # The API token is read from INTROCOACH_API_TOKEN in the
+            # environment (introcoach.rasa_server): never on a command line,
+            # which every user of the machine can read in /proc.
             "--enable-api",
-            "--auth-token",
-            s.api_token,
             "--cors",
             *s.web_origins,
             "--interface",
