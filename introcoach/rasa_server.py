@@ -154,7 +154,9 @@ def with_api_token(
             f"--enable-api needs the API token: set {API_TOKEN_VARIABLE} "
             "(it is read from the environment, never the command line)"
         )
-    return args + ["--auth-token", token]
+    # One argument, "--auth-token=...": a token starting with "-" (one in 64
+    # of token_urlsafe's) would otherwise be read by argparse as an option.
+    return args + [f"--auth-token={token}"]
 
 
 def main() -> None:

@@ -145,7 +145,10 @@ def test_the_api_token_is_not_on_rasas_command_line(tmp_path: Path) -> None:
 def test_rasa_server_adds_the_token_from_the_environment() -> None:
     env = {"INTROCOACH_API_TOKEN": "from-the-env"}
     run = ["run", "--enable-api", "--port", "5005"]
-    assert with_api_token(run, env) == [*run, "--auth-token", "from-the-env"]
+    assert with_api_token(run, env) == [*run, "--auth-token=from-the-env"]
+    # A token that looks like an option still reaches Rasa as the token.
+    dash = {"INTROCOACH_API_TOKEN": "-starts-with-a-dash"}
+    assert with_api_token(run, dash) == [*run, "--auth-token=-starts-with-a-dash"]
     # Given on the command line anyway: left as it is.
     assert with_api_token([*run, "--auth-token", "x"], env) == [
         *run,
