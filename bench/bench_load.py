@@ -459,6 +459,8 @@ class Target:
     rasa_url: str
     jwt_key: str
     database_url: str
+    #: The REST channel's token (``Authorization: Bearer``).
+    rest_token: str = ""
 
 
 class Chat(Protocol):
@@ -487,6 +489,7 @@ class RestChat:
     def __init__(self, target: Target, run_id: str, index: int) -> None:
         """Set up; the HTTP session opens with the first message."""
         self.url = f"{target.rasa_url}/webhooks/rest/webhook"
+        self.target = target
         self.run_id = run_id
         self.index = index
         self.number = 0
@@ -497,7 +500,8 @@ class RestChat:
         """A new sender id: a new conversation."""
         if self.session is None:
             self.session = aiohttp.ClientSession(
-                timeout=aiohttp.ClientTimeout(total=REQUEST_TIMEOUT)
+                timeout=aiohttp.ClientTimeout(total=REQUEST_TIMEOUT),
+                headers={"Authorization": f"Bearer {self.target.rest_token}"},
             )
         self.number += 1
         self.sender = f"load-{self.run_id}-{self.index:03d}-{self.number:04d}"
@@ -1012,7 +1016,7 @@ class Running:
     def target(self) -> Target:
         """Where the trainees connect (the balancer for the scaled set-ups)."""
         s = self.stack.settings
-        return Target(s.rasa_url, s.jwt_key, self.database_url)
+        return Target(s.rasa_url, s.jwt_key, self.database_url, s.rest_token)
 
 
 @contextmanager

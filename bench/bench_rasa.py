@@ -292,6 +292,10 @@ class Server:
     name: str
     rest_url: str
     ready_seconds: float
+    #: Sent as ``Authorization: Bearer`` with every message. IntroCoach's REST
+    #: channel requires it; the baseline's stock channel ignores it (it gets a
+    #: random one of the same length, so the requests stay the same size).
+    rest_token: str = ""
 
 
 def _get_json(url: str, timeout: float = 2.0) -> Optional[Dict[str, Any]]:
@@ -318,7 +322,10 @@ def introcoach_server(model: Path, work: Path, label: str) -> Iterator[Server]:
         stack.wait_ready(timeout=READY_TIMEOUT)
         ready = time.monotonic() - started
         yield Server(
-            "introcoach", f"{stack.settings.rasa_url}/webhooks/rest/webhook", ready
+            "introcoach",
+            f"{stack.settings.rasa_url}/webhooks/rest/webhook",
+            ready,
+            stack.settings.rest_token,
         )
     finally:
         stack.stop()
@@ -385,7 +392,10 @@ def baseline_server(
             time.sleep(0.25)
         ready = time.monotonic() - started
         yield Server(
-            "baseline", f"http://127.0.0.1:{port}/webhooks/rest/webhook", ready
+            "baseline",
+            f"http://127.0.0.1:{port}/webhooks/rest/webhook",
+            ready,
+            secrets.token_urlsafe(24),
         )
     finally:
         if process is not None:
@@ -511,11 +521,17 @@ def message_plan(count: int, skip: int = 0) -> List[Tuple[int, str, str, bool, b
     return plan[skip : skip + count]
 
 
-def _post(url: str, body: Dict[str, Any]) -> Tuple[int, Any, float]:
-    """POST JSON; returns status, parsed reply and milliseconds."""
+def _post(url: str, body: Dict[str, Any], token: str = "") -> Tuple[int, Any, float]:
+    """POST JSON with the REST token; returns status, parsed reply and milliseconds."""
     data = json.dumps(body).encode()
     request = urllib.request.Request(
-        url, data=data, method="POST", headers={"Content-Type": "application/json"}
+        url,
+        data=data,
+        method="POST",
+        headers={
+            "Content-Type": "application/json",
+            "Authorization": f"Bearer {token}",
+        },
     )
     started = time.perf_counter()
     try:
@@ -546,9 +562,9 @@ def percentile(values: Sequence[float], q: float) -> float:
 def measure_latency(server: Server, messages: int, warmup: int) -> Dict[str, Any]:
     """Sequential REST round trips: ``warmup`` unmeasured, then ``messages`` timed.
 
-    Both assistants get byte-identical requests. The first message of each
-    conversation carries ``{"persona_id": ...}`` metadata, which IntroCoach's
-    session start reads and the baseline ignores.
+    Both assistants get the same requests (but for the token's value). The
+    first message of each conversation carries ``{"persona_id": ...}``
+    metadata, which IntroCoach's session start reads and the baseline ignores.
     """
     run_id = secrets.token_hex(3)
     plan = message_plan(warmup + messages)
@@ -558,7 +574,7 @@ def measure_latency(server: Server, messages: int, warmup: int) -> Dict[str, Any
         body: Dict[str, Any] = {"sender": f"bench-{run_id}-{number}", "message": text}
         if first:
             body["metadata"] = {"persona_id": persona}
-        status, replies, elapsed = _post(server.rest_url, body)
+        status, replies, elapsed = _post(server.rest_url, body, server.rest_token)
         if status != 200 or not isinstance(replies, list):
             if position >= warmup:
                 errors += 1

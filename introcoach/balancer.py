@@ -84,6 +84,38 @@ class Upstream:
         return time.monotonic() >= self.down_until
 
 
+#: The Rasa server's paths a client needs: the widget's socket.io, the REST
+#: channel (token-guarded by the channel itself) and the two channels' health
+#: pages. Nothing of Rasa's HTTP API (``/status``, ``/conversations/...``,
+#: ``/model/...``, ``/`` ...).
+RASA_CLIENT_PATHS = frozenset(
+    {
+        "/socket.io/",
+        "/socket.io",
+        "/webhooks/rest/webhook",
+        "/webhooks/rest/",
+        "/webhooks/introcoach_socketio/",
+    }
+)
+
+
+def rasa_client_path(raw_path: str) -> bool:
+    """Whether a request path (as sent, query included) is one clients need.
+
+    Compared exactly, still percent-encoded: ``/socket.io/../status``,
+    ``/webhooks/rest/webhook/``, ``/%73tatus`` and the like are all refused, so
+    no path the Rasa server might normalise differently gets through.
+    """
+    return raw_path.split("?", 1)[0] in RASA_CLIENT_PATHS
+
+
+#: ``--paths`` choices: which requests a balancer passes on.
+PATH_FILTERS: Dict[str, Optional[Callable[[str], bool]]] = {
+    "all": None,
+    "rasa-clients": rasa_client_path,
+}
+
+
 def _error(status: int, error: str, message: str) -> web.Response:
     return web.json_response({"error": error, "message": message}, status=status)
 
@@ -355,6 +387,10 @@ class Balancer:
         self._session: Optional[aiohttp.ClientSession] = None
         self._sockets: Set[web.WebSocketResponse] = set()
 
+    #: When set, only requests whose raw path it accepts are passed on; the
+    #: rest get 404 (``--paths rasa-clients``: :func:`rasa_client_path`).
+    allow_path: Optional[Callable[[str], bool]] = None
+
     def app(self) -> web.Application:
         """The aiohttp application: ``/_balancer/health``, and everything else."""
         app = web.Application(client_max_size=MAX_BODY_BYTES)
@@ -456,6 +492,13 @@ class Balancer:
 
     async def handle(self, request: web.Request) -> web.StreamResponse:
         """Forward one request (or websocket) to a replica."""
+        if self.allow_path is not None and not self.allow_path(request.raw_path):
+            return _error(
+                404,
+                "not_found",
+                f"The {self.name} balancer passes on only the chat paths "
+                "(/socket.io/, /webhooks/rest/webhook).",
+            )
         sid = request.query.get("sid", "")
         pin = self.pins.get(sid)
         websocket = request.headers.get("Upgrade", "").lower() == "websocket"
@@ -772,6 +815,12 @@ def main(argv: Optional[Sequence[str]] = None) -> None:
     )
     parser.add_argument("--timeout", type=float, default=330.0)
     parser.add_argument("--cooldown", type=float, default=2.0)
+    parser.add_argument(
+        "--paths",
+        choices=sorted(PATH_FILTERS),
+        default="all",
+        help="which requests to pass on (rasa-clients: no Rasa HTTP API)",
+    )
     args = parser.parse_args(argv)
     logging.basicConfig(
         level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s"
@@ -783,6 +832,7 @@ def main(argv: Optional[Sequence[str]] = None) -> None:
         cooldown=args.cooldown,
         limits=load_balancer_limits(),
     )
+    balancer.allow_path = PATH_FILTERS[args.paths]
     logger.info(
         "%s balancer on http://%s:%d -> %s",
         args.name,

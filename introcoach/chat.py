@@ -1,7 +1,8 @@
 """A terminal chat with a persona, over the running Rasa server's REST channel.
 
 Start the servers with ``make run``, then ``make chat`` in another terminal.
-The REST channel is for loopback use only (it checks no token).
+Every message carries the REST channel's token (``INTROCOACH_REST_TOKEN``, or
+``.secrets/rest_token``, the same settings the servers read).
 """
 
 from __future__ import annotations
@@ -20,16 +21,23 @@ from introcoach.settings import load_settings
 
 
 def send(
-    url: str, sender: str, message: str, metadata: Optional[Dict[str, Any]] = None
+    url: str,
+    sender: str,
+    message: str,
+    metadata: Optional[Dict[str, Any]] = None,
+    token: str = "",
 ) -> List[Dict[str, Any]]:
-    """Send one message and return the bot's messages."""
+    """Send one message (with the REST token) and return the bot's messages."""
     body: Dict[str, Any] = {"sender": sender, "message": message}
     if metadata:
         body["metadata"] = metadata
     request = urllib.request.Request(
         url,
         data=json.dumps(body).encode(),
-        headers={"Content-Type": "application/json"},
+        headers={
+            "Content-Type": "application/json",
+            "Authorization": f"Bearer {token}",
+        },
     )
     with urllib.request.urlopen(
         request, timeout=120
@@ -80,7 +88,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     except PersonaError as exc:
         print(exc, file=sys.stderr)
         return 2
-    base = args.url or load_settings().rasa_url
+    settings = load_settings()
+    base = args.url or settings.rasa_url
     url = f"{base}/webhooks/rest/webhook"
     sender = f"cli-{uuid.uuid4().hex[:12]}"
     metadata = {"persona_id": args.persona} if args.persona else None
@@ -102,7 +111,19 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         if line.isdigit() and buttons and 1 <= int(line) <= len(buttons):
             line = buttons[int(line) - 1].get("payload", line)
         try:
-            replies = send(url, sender, line, metadata if first else None)
+            replies = send(
+                url, sender, line, metadata if first else None, settings.rest_token
+            )
+        except urllib.error.HTTPError as exc:
+            if exc.code == 401:
+                problem = (
+                    "The Rasa server refused the REST token: start it with the "
+                    "same INTROCOACH_REST_TOKEN (or .secrets/rest_token) as this chat."
+                )
+            else:
+                problem = f"The Rasa server at {base} answered HTTP {exc.code}."
+            print(problem, file=sys.stderr)
+            return 1
         except (urllib.error.URLError, OSError) as exc:
             print(
                 f"Cannot reach the Rasa server at {base} ({exc}). Is `make run` "

@@ -36,6 +36,8 @@ class ChatClaims:
         trainee_id: The signed-in trainee.
         practice_id: The practice session row the conversation belongs to.
         expires_at: Unix time after which the token is refused.
+        issued_at: Unix time it was issued, to the microsecond (a sign-out
+            revokes the tokens issued before it).
 
     """
 
@@ -43,6 +45,7 @@ class ChatClaims:
     trainee_id: int
     practice_id: int
     expires_at: int
+    issued_at: float = 0.0
 
 
 def _check_key(key: str) -> None:
@@ -76,12 +79,14 @@ def issue_chat_token(
 
     """
     _check_key(key)
-    issued = int(time.time() if now is None else now)
+    # Not rounded to the second: a sign-out and the next sign-in's token may
+    # fall in the same second, and only tokens from before the sign-out go.
+    issued = time.time() if now is None else float(now)
     claims = {
         "sub": sender_id,
         "aud": AUDIENCE,
         "iat": issued,
-        "exp": issued + lifetime,
+        "exp": int(issued) + lifetime,
         "trainee": trainee_id,
         "practice": practice_id,
     }
@@ -125,4 +130,7 @@ def read_chat_token(key: str, token: Any) -> ChatClaims:
         raise InvalidChatToken("token has no sender")
     if not isinstance(trainee, int) or not isinstance(practice, int):
         raise InvalidChatToken("token has no trainee or practice session")
-    return ChatClaims(sender, trainee, practice, int(data["exp"]))
+    issued = data["iat"]
+    if isinstance(issued, bool) or not isinstance(issued, (int, float)):
+        raise InvalidChatToken("token has no issue time")
+    return ChatClaims(sender, trainee, practice, int(data["exp"]), float(issued))

@@ -12,6 +12,10 @@
 3. Rasa waits at most ``INTROCOACH_ACTION_TIMEOUT`` seconds (default 15, not
    300) for the action server, and tells it when it stops waiting
    (:mod:`introcoach.deadline`).
+4. The HTTP API token comes from the environment, not the command line:
+   ``run --enable-api`` reads ``INTROCOACH_API_TOKEN`` (:func:`with_api_token`),
+   so the token never shows in ``ps`` or ``/proc/<pid>/cmdline``, which every
+   user of the machine can read.
 
 ``introcoach.stack`` starts the Rasa server through
 ``python -m introcoach.rasa_server run ...``.
@@ -22,7 +26,7 @@ from __future__ import annotations
 import functools
 import os
 import sys
-from typing import Any, Dict, Mapping, Optional
+from typing import Any, Dict, List, Mapping, Optional, Sequence
 
 
 @functools.lru_cache(maxsize=1)
@@ -116,12 +120,52 @@ def _send_deadlines() -> None:
     EndpointConfig.request = timed_request  # type: ignore[method-assign]
 
 
+API_TOKEN_VARIABLE = "INTROCOACH_API_TOKEN"
+
+
+def with_api_token(
+    argv: Sequence[str], env: Optional[Mapping[str, str]] = None
+) -> List[str]:
+    """Rasa's arguments, with ``--auth-token`` from the environment added.
+
+    Only for ``run --enable-api`` without a token of its own on the command
+    line. Changing ``sys.argv`` inside the process does not change what the
+    kernel shows as its command line, so the token stays out of ``ps``.
+
+    Args:
+        argv: The arguments after the program name.
+        env: Variables to read; ``os.environ`` when omitted.
+
+    Returns:
+        The arguments to give Rasa.
+
+    Raises:
+        SystemExit: ``--enable-api`` without any token: Rasa would then serve
+            its HTTP API to anyone.
+    """
+    args = list(argv)
+    if not args or args[0] != "run" or "--enable-api" not in args:
+        return args
+    if any(a in ("-t", "--auth-token") or a.startswith("--auth-token=") for a in args):
+        return args
+    token = (os.environ if env is None else env).get(API_TOKEN_VARIABLE, "").strip()
+    if not token:
+        raise SystemExit(
+            f"--enable-api needs the API token: set {API_TOKEN_VARIABLE} "
+            "(it is read from the environment, never the command line)"
+        )
+    # One argument, "--auth-token=...": a token starting with "-" (one in 64
+    # of token_urlsafe's) would otherwise be read by argparse as an option.
+    return args + [f"--auth-token={token}"]
+
+
 def main() -> None:
     """Run ``rasa`` with the arguments given, after :func:`install`."""
+    args = with_api_token(sys.argv[1:])
     install()
     from rasa.__main__ import main as rasa_main
 
-    sys.argv[0] = "rasa"
+    sys.argv[:] = ["rasa", *args]
     rasa_main()
 
 

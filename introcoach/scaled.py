@@ -91,6 +91,8 @@ class ScaledStack(Stack):
         ]
         for name in self.replica_names(kind):
             command += ["--upstream", self.replica_url(name)]
+        if kind == "rasa":  # clients reach the chat channels, not Rasa's HTTP API
+            command += ["--paths", "rasa-clients"]
         return command
 
     def commands(self) -> Dict[str, List[str]]:

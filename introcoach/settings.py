@@ -1,8 +1,8 @@
 """Configuration, read from the environment in one place.
 
 Every value has a safe local default: servers bind to 127.0.0.1, and the two
-tokens (the Rasa HTTP API token, the action server's shared token and the key
-that signs the chat widget's tokens) are taken
+secrets (the Rasa HTTP API token, the REST channel's token, the action server's
+shared token and the key that signs the chat widget's tokens) are taken
 from the environment or generated once and kept in the git-ignored ``.secrets/``
 folder, so a fresh clone never ships a guessable secret.
 """
@@ -35,6 +35,8 @@ class Settings:
     trusted_proxies: Tuple[str, ...] = ()
     #: TLS ends at a proxy: ``Secure`` ``__Host-`` cookies and HSTS, always.
     secure_cookies: bool = False
+    #: What a client of Rasa's REST channel sends (``Authorization: Bearer``).
+    rest_token: str = ""
 
     @property
     def action_url(self) -> str:
@@ -50,6 +52,14 @@ class Settings:
     def chat_url(self) -> str:
         """Where browsers reach the Rasa server's socket (differs behind a proxy)."""
         return self.public_rasa_url or self.rasa_url
+
+    @property
+    def rest_headers(self) -> Dict[str, str]:
+        """The headers a REST channel client sends: the token, as JSON."""
+        return {
+            "Authorization": f"Bearer {self.rest_token}",
+            "Content-Type": "application/json",
+        }
 
     @property
     def web_origins(self) -> tuple:
@@ -70,6 +80,7 @@ class Settings:
             "INTROCOACH_ACTION_TOKEN": self.action_token,
             "INTROCOACH_ACTION_URL": self.action_url,
             "INTROCOACH_JWT_KEY": self.jwt_key,
+            "INTROCOACH_REST_TOKEN": self.rest_token,
             # rasa-sdk reads SANIC_HOST; keep it on loopback unless told otherwise.
             "SANIC_HOST": self.host,
         }
@@ -235,7 +246,9 @@ def _secret(env: Mapping[str, str], name: str, file: Path) -> str:
         stored = file.read_text(encoding="utf-8").strip()
         if stored:
             return stored
-    file.parent.mkdir(parents=True, exist_ok=True)
+    from introcoach.private_files import private_dir
+
+    private_dir(file.parent)
     token = secrets.token_urlsafe(32)
     # Create with owner-only permissions before writing the secret.
     fd = os.open(file, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
@@ -269,4 +282,5 @@ def load_settings(env: Optional[Mapping[str, str]] = None) -> Settings:
         public_rasa_url=env.get("INTROCOACH_PUBLIC_RASA_URL", "").strip().rstrip("/"),
         trusted_proxies=_networks(env, "INTROCOACH_TRUSTED_PROXIES"),
         secure_cookies=flag_setting(env, "INTROCOACH_SECURE_COOKIES"),
+        rest_token=_secret(env, "INTROCOACH_REST_TOKEN", secrets_dir / "rest_token"),
     )

@@ -21,6 +21,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Dict, List, Optional, Sequence, Tuple
 
+from introcoach.private_files import UMASK, open_private_log
 from introcoach.settings import PROJECT_ROOT, Settings, load_settings
 
 logger = logging.getLogger(__name__)
@@ -35,7 +36,9 @@ def free_port() -> int:
 
 def _get(url: str, timeout: float = 2.0) -> Optional[Dict]:
     try:
-        with urllib.request.urlopen(url, timeout=timeout) as response:  # noqa: S310 - loopback only
+        with urllib.request.urlopen(
+            url, timeout=timeout
+        ) as response:  # noqa: S310 - loopback only
             return json.loads(response.read().decode() or "{}")
     except (urllib.error.URLError, OSError, ValueError):
         return None
@@ -73,18 +76,22 @@ class Stack:
         return env
 
     def _spawn(self, name: str, command: List[str]) -> None:
-        self.log_dir.mkdir(parents=True, exist_ok=True)
-        log = (self.log_dir / f"{name}.log").open("ab")
-        self.processes[name] = subprocess.Popen(
-            command,
-            cwd=PROJECT_ROOT,
-            env=self._env(),
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            stdin=subprocess.DEVNULL,
-            start_new_session=True,
-        )
-        log.close()
+        # Logs 0600 in 0700 folders; every file a server creates (the SQLite
+        # database and its WAL, Rasa's cache) is owner-only through its umask.
+        log = open_private_log(self.log_dir / f"{name}.log")
+        try:
+            self.processes[name] = subprocess.Popen(
+                command,
+                cwd=PROJECT_ROOT,
+                env=self._env(),
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+                start_new_session=True,
+                umask=UMASK,
+            )
+        finally:
+            os.close(log)
 
     def action_command(self, port: int) -> List[str]:
         """The action server's command line, listening on ``port``."""
@@ -109,9 +116,10 @@ class Stack:
             "run",
             "--model",
             str(self.model),
+            # The API token is read from INTROCOACH_API_TOKEN in the
+            # environment (introcoach.rasa_server): never on a command line,
+            # which every user of the machine can read in /proc.
             "--enable-api",
-            "--auth-token",
-            s.api_token,
             "--cors",
             *s.web_origins,
             "--interface",
@@ -267,6 +275,7 @@ def ephemeral_settings() -> Settings:
         api_token=secrets.token_urlsafe(24),
         action_token=secrets.token_urlsafe(24),
         jwt_key=secrets.token_urlsafe(32),
+        rest_token=secrets.token_urlsafe(24),
     )
 
 
@@ -374,8 +383,9 @@ Or talk to the assistant from another terminal:
   make chat                      # a terminal chat with a persona (REST, loopback)
   make chat PERSONA=marcus       # meet someone in particular
   make shell                     # Rasa's own shell (uses this action server)
-or over HTTP (loopback only: Rasa's REST channel checks no token):
+or over HTTP, with the REST channel's token (kept in .secrets/rest_token):
   curl -s -X POST http://{s.host}:{s.rasa_port}/webhooks/rest/webhook \\
+       -H "Authorization: Bearer $(cat .secrets/rest_token)" \\
        -H 'Content-Type: application/json' -d '{{"sender": "me", "message": "hi"}}'
 
 Say "help" in the chat to see what you can practise. Press Ctrl-C here to stop.

@@ -55,7 +55,10 @@ class ProjectSQLTrackerStore(SQLTrackerStore):
         if parsed.get_backend_name() == "sqlite" and parsed.database:
             from pathlib import Path
 
-            Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+            from introcoach.private_files import private_sqlite_file
+
+            # Owner-only before SQLite first opens it (and so its WAL too).
+            private_sqlite_file(Path(parsed.database))
         logger.info("tracker store on %s", parsed.get_backend_name())
         # SQLTrackerStore uses a host that contains "://" as the full URL.
         super().__init__(domain=domain, host=url, event_broker=event_broker)

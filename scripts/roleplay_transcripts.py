@@ -69,8 +69,9 @@ def main() -> int:
             stack.start()
             try:
                 stack.wait_ready(timeout=300)
+                s = stack.settings
                 transcripts = [
-                    run_over_rest(c, stack.settings.rasa_url, stack.settings.api_token)
+                    run_over_rest(c, s.rasa_url, s.api_token, s.rest_token)
                     for c in conversations
                 ]
             finally:

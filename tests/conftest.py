@@ -59,7 +59,11 @@ def stack(tmp_path_factory) -> Iterator[Any]:
         ephemeral_settings(),
         model,
         log_dir=tmp_path_factory.mktemp("logs"),
-        extra_env={"INTROCOACH_DATABASE_URL": f"sqlite:///{database}"},
+        extra_env={
+            "INTROCOACH_DATABASE_URL": f"sqlite:///{database}",
+            # Closing sockets whose token ran out is tested in seconds, not 15.
+            "INTROCOACH_SOCKET_SWEEP_SECONDS": "1",
+        },
         with_web=True,
     )
     running.start()

@@ -8,6 +8,7 @@ then ``user_uttered`` / ``bot_uttered``.
 from __future__ import annotations
 
 import asyncio
+import time
 import uuid
 from dataclasses import dataclass, field
 from typing import Any, Dict, List, Optional
@@ -16,11 +17,27 @@ import pytest
 import socketio
 from sqlalchemy import func, select
 
-from introcoach.channels import CONTROL, EMPTY, NO_TEXT, TOO_LONG
+from introcoach.channels import (
+    CONTROL,
+    EMPTY,
+    MAX_METADATA_CHARS,
+    METADATA_TOO_LARGE,
+    NO_TEXT,
+    SESSION_DELETED,
+    TOO_LONG,
+)
 from introcoach.chat_auth import issue_chat_token
 from introcoach.stack import Stack
-from introcoach.storage import create_user, list_scores, make_engine, start_session
-from introcoach.storage.transcripts import EVENTS
+from introcoach.storage import (
+    create_user,
+    delete_session,
+    get_session,
+    list_scores,
+    make_engine,
+    start_session,
+    transaction,
+)
+from introcoach.storage.transcripts import EVENTS, delete_events
 
 pytestmark = pytest.mark.model
 
@@ -76,6 +93,7 @@ class SocketChat:
     bot: asyncio.Queue[Dict[str, Any]] = field(default_factory=asyncio.Queue)
     errors: List[str] = field(default_factory=list)
     confirmed: List[str] = field(default_factory=list)
+    closed: asyncio.Event = field(default_factory=asyncio.Event)
 
     @classmethod
     async def open(cls, stack: Stack, token: Any, sender_id: str) -> SocketChat:
@@ -97,6 +115,7 @@ class SocketChat:
         client.on("bot_uttered", chat.bot.put_nowait)
         client.on("introcoach_error", lambda data: chat.errors.append(data["message"]))
         client.on("session_confirm", chat.confirmed.append)
+        client.on("disconnect", lambda *_: chat.closed.set())
         await client.connect(
             stack.settings.rasa_url,
             socketio_path="/socket.io",
@@ -133,6 +152,25 @@ class SocketChat:
                 "metadata": metadata or {},
             },
         )
+
+    async def call(
+        self,
+        text: str,
+        metadata: Optional[Dict[str, Any]] = None,
+        timeout: float = MAX_WAIT_SECONDS,
+    ) -> Any:
+        """Send a message and return the server's acknowledgement."""
+        return await self.client.call(
+            "user_uttered",
+            {"message": text, "session_id": self.sender_id, "metadata": metadata or {}},
+            timeout=timeout,
+        )
+
+    async def wait_closed(self, seconds: float) -> float:
+        """Wait until the server closes the socket; returns how long it took."""
+        started = asyncio.get_running_loop().time()
+        await asyncio.wait_for(self.closed.wait(), seconds)
+        return asyncio.get_running_loop().time() - started
 
     async def replies(self) -> List[Dict[str, Any]]:
         """Bot messages until none has come for a moment (or the deadline)."""
@@ -288,6 +326,7 @@ async def test_malformed_socket_messages_get_a_clear_error(stack: Stack) -> None
         await chat.send("x" * 6_000)
         await chat.send("   ")
         await chat.send("hello\x00there")
+        await chat.send("hi", {"padding": "x" * MAX_METADATA_CHARS})
         await asyncio.sleep(2)
         assert chat.errors == [
             "That message could not be read.",
@@ -295,7 +334,149 @@ async def test_malformed_socket_messages_get_a_clear_error(stack: Stack) -> None
             TOO_LONG,
             EMPTY,
             CONTROL,
+            METADATA_TOO_LARGE,
         ]
         assert event_count(stack, practice.sender_id) == 0
     finally:
         await chat.close()
+
+
+# -- how long a socket lives ------------------------------------------------------
+# The stack's Rasa server sweeps its open sockets every second
+# (INTROCOACH_SOCKET_SWEEP_SECONDS=1 in conftest.py); the default is 15.
+
+
+def delete_practice(stack: Stack, sender_id: str) -> None:
+    """What the web app's delete button does (routes.delete)."""
+    engine = make_engine(stack.extra_env["INTROCOACH_DATABASE_URL"])
+    try:
+        with transaction(engine) as session:
+            delete_events(session, [sender_id])
+            delete_session(session, sender_id)
+    finally:
+        engine.dispose()
+
+
+def practice_row_exists(stack: Stack, sender_id: str) -> bool:
+    engine = make_engine(stack.extra_env["INTROCOACH_DATABASE_URL"])
+    try:
+        return get_session(engine, sender_id) is not None
+    finally:
+        engine.dispose()
+
+
+async def test_messages_are_acknowledged(stack: Stack) -> None:
+    practice = new_practice(stack)
+    chat = await SocketChat.open(stack, token_for(stack, practice), practice.sender_id)
+    try:
+        await chat.request_session()
+        assert await chat.call("/session_start", {"persona_id": "dana"}) == {
+            "ok": True
+        }
+        assert await chat.call("   ") == {"ok": False}  # refused, with a reason
+        assert chat.errors == [EMPTY]
+    finally:
+        await chat.close()
+
+
+async def test_a_socket_is_closed_when_its_token_expires(stack: Stack) -> None:
+    practice = new_practice(stack)
+    issued = time.time()
+    lifetime = 4
+    token = issue_chat_token(
+        stack.settings.jwt_key,
+        practice.sender_id,
+        practice.trainee_id,
+        practice.practice_id,
+        lifetime=lifetime,
+        now=issued,
+    )
+    chat = await SocketChat.open(stack, token, practice.sender_id)
+    try:
+        await chat.request_session()
+        assert chat.confirmed == [practice.sender_id]
+        await chat.wait_closed(lifetime + 10)
+        assert time.time() >= int(issued) + lifetime - 0.5  # not before expiry
+        # Not announced: the widget reconnects with a fresh token and sends
+        # again what was not acknowledged.
+        assert chat.errors == []
+    finally:
+        await chat.close()
+    with pytest.raises(Refused, match="expired"):
+        await SocketChat.open(stack, token, practice.sender_id)
+
+
+async def test_deleting_the_session_closes_its_socket_and_nothing_comes_back(
+    stack: Stack,
+) -> None:
+    practice = new_practice(stack)
+    token = token_for(stack, practice)
+    chat = await SocketChat.open(stack, token, practice.sender_id)
+    try:
+        await chat.request_session()
+        assert await chat.call("/session_start", {"persona_id": "dana"}) == {
+            "ok": True
+        }
+        assert event_count(stack, practice.sender_id) > 0
+        delete_practice(stack, practice.sender_id)
+        try:
+            ack: Any = await chat.call("Hello? Are you still there?", timeout=10)
+        except (socketio.exceptions.TimeoutError, socketio.exceptions.SocketIOError):
+            ack = None  # the sweep closed it first
+        assert ack in (None, {"ok": False, "retry": True})
+        await chat.wait_closed(10)
+        await asyncio.sleep(2)  # whatever Rasa or the actions wrote has landed
+        assert SESSION_DELETED in chat.errors
+        assert event_count(stack, practice.sender_id) == 0
+        assert not practice_row_exists(stack, practice.sender_id)
+    finally:
+        await chat.close()
+    with pytest.raises(Refused, match="deleted"):
+        await SocketChat.open(stack, token, practice.sender_id)
+
+
+async def test_signing_out_closes_the_trainees_sockets(stack: Stack) -> None:
+    from web_support import PASSWORD, Client
+
+    engine = make_engine(stack.extra_env["INTROCOACH_DATABASE_URL"])
+    try:
+        username = f"out-{uuid.uuid4().hex[:8]}"
+        trainee = create_user(engine, username, PASSWORD, "trainee", "Out Trainee")
+        sender = f"web-{uuid.uuid4().hex[:12]}"
+        practice = start_session(engine, sender, "dana", "small_talk", trainee.id)
+        token_url = f"/practice/{practice.id}/token"
+    finally:
+        engine.dispose()
+    here, there = Client(stack.settings.web_port), Client(stack.settings.web_port)
+    assert here.login(username).status == 303
+    assert there.login(username).status == 303
+    tokens = []
+    for browser in (here, there):
+        status, body = browser.get_json(token_url)
+        assert status == 200, body
+        tokens.append(body["token"])
+    sockets = [await SocketChat.open(stack, token, sender) for token in tokens]
+    try:
+        for socket_chat in sockets:
+            await socket_chat.request_session()
+            assert socket_chat.confirmed == [sender]
+        assert here.post("/logout", {}, csrf_from="/").status == 303
+        for socket_chat in sockets:  # every token issued before the sign-out
+            await socket_chat.wait_closed(10)
+            assert socket_chat.errors == []
+        with pytest.raises(Refused, match="signed out"):
+            await SocketChat.open(stack, tokens[1], sender)
+        # This browser is signed out; the other is not, and a fresh token works.
+        assert here.get_json(token_url)[0] != 200
+        status, body = there.get_json(token_url)
+        assert status == 200
+        again = await SocketChat.open(stack, body["token"], sender)
+        try:
+            await again.request_session()
+            assert again.confirmed == [sender]
+            assert await again.call("hello") == {"ok": True}
+        finally:
+            await again.close()
+    finally:
+        for socket_chat in sockets:
+            await socket_chat.close()

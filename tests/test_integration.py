@@ -54,6 +54,7 @@ def http(
 class Chat:
     def __init__(self, stack: Stack, persona_id: Optional[str] = None) -> None:
         self.url = f"{stack.settings.rasa_url}/webhooks/rest/webhook"
+        self.headers = stack.settings.rest_headers
         self.sender = f"test-{uuid.uuid4().hex[:10]}"
         self.metadata = {"persona_id": persona_id} if persona_id else None
 
@@ -62,7 +63,7 @@ class Chat:
         if self.metadata:
             body["metadata"] = self.metadata
             self.metadata = None
-        status, _, replies = http("POST", self.url, body)
+        status, _, replies = http("POST", self.url, body, headers=self.headers)
         assert status == 200, replies
         assert replies, f"no reply to {text!r}"
         assert all((r.get("text") or r.get("custom")) for r in replies)
@@ -323,9 +324,13 @@ def webhook(stack: Stack) -> str:
     return f"{stack.settings.rasa_url}/webhooks/rest/webhook"
 
 
-def post_raw(stack: Stack, raw: bytes) -> Tuple[int, Any]:
+def post_raw(
+    stack: Stack, raw: bytes, headers: Optional[Dict[str, str]] = None
+) -> Tuple[int, Any]:
     request = urllib.request.Request(
-        webhook(stack), data=raw, headers={"Content-Type": "application/json"}
+        webhook(stack),
+        data=raw,
+        headers=stack.settings.rest_headers if headers is None else headers,
     )
     try:
         with urllib.request.urlopen(request, timeout=60) as response:
@@ -345,6 +350,41 @@ def stored_user_texts(stack: Stack, sender: str) -> List[str]:
         ]
     finally:
         engine.dispose()
+
+
+@pytest.mark.parametrize(
+    "authorization",
+    [None, "", "Bearer", "Bearer not-the-token", "Basic dXNlcjpwYXNz", "TOKEN_ONLY"],
+)
+def test_rest_messages_without_the_token_get_401_and_reach_no_one(
+    stack: Stack, authorization: Optional[str]
+) -> None:
+    from introcoach.channels import REST_UNAUTHORIZED
+
+    if authorization == "TOKEN_ONLY":  # the token without "Bearer "
+        authorization = stack.settings.rest_token
+    headers = {"Content-Type": "application/json"}
+    if authorization is not None:
+        headers["Authorization"] = authorization
+    sender = f"no-token-{uuid.uuid4().hex[:8]}"
+    body = json.dumps({"sender": sender, "message": "hi"}).encode()
+    status, answer = post_raw(stack, body, headers)
+    assert status == 401 and answer == {"error": REST_UNAUTHORIZED}
+    # Not the HTTP API's token either: the two are separate.
+    headers["Authorization"] = f"Bearer {stack.settings.api_token}"
+    assert post_raw(stack, body, headers)[0] == 401
+    assert stored_user_texts(stack, sender) == []
+
+
+def test_rest_metadata_is_capped(stack: Stack) -> None:
+    from introcoach.channels import MAX_METADATA_CHARS, METADATA_TOO_LARGE
+
+    sender = f"big-meta-{uuid.uuid4().hex[:8]}"
+    metadata = {"persona_id": "dana", "padding": "x" * MAX_METADATA_CHARS}
+    raw = json.dumps({"sender": sender, "message": "hi", "metadata": metadata})
+    status, body = post_raw(stack, raw.encode())
+    assert status == 400 and body == {"error": METADATA_TOO_LARGE}
+    assert stored_user_texts(stack, sender) == []
 
 
 @pytest.mark.parametrize(

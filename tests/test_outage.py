@@ -51,7 +51,7 @@ def say(stack: Stack, sender: str, text: str, **extra: Any) -> List[Dict[str, An
     request = urllib.request.Request(
         f"{stack.settings.rasa_url}/webhooks/rest/webhook",
         data=body,
-        headers={"Content-Type": "application/json"},
+        headers=stack.settings.rest_headers,
     )
     with urllib.request.urlopen(request, timeout=120) as response:  # noqa: S310
         assert response.status == 200

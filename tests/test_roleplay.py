@@ -80,7 +80,7 @@ def test_planner_holds_every_scripted_conversation() -> None:
 def test_every_scripted_conversation_over_rest(stack) -> None:
     settings = stack.settings
     transcripts = [
-        run_over_rest(c, settings.rasa_url, settings.api_token)
+        run_over_rest(c, settings.rasa_url, settings.api_token, settings.rest_token)
         for c in load_conversations()
     ]
     _report(transcripts, "rest")

@@ -75,8 +75,12 @@ async def post(
         return replies, response.headers.get("X-IntroCoach-Upstream", "")
 
 
-def client(timeout: float = 180) -> aiohttp.ClientSession:
-    return aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=timeout))
+def client(stack: ScaledStack, timeout: float = 180) -> aiohttp.ClientSession:
+    """An HTTP session that sends the REST channel's token with every request."""
+    return aiohttp.ClientSession(
+        timeout=aiohttp.ClientTimeout(total=timeout),
+        headers={"Authorization": f"Bearer {stack.settings.rest_token}"},
+    )
 
 
 def stored_events(url: str, sender: str) -> List[Dict[str, Any]]:
@@ -148,7 +152,7 @@ def test_messages_alternating_between_replicas_keep_every_event_in_order(
 
     async def converse() -> List[str]:
         received: List[str] = []
-        async with client() as session:
+        async with client(stack) as session:
             for index, message in enumerate(messages):
                 base = stack.replica_url(f"rasa-{index % 2}")
                 extra = {"metadata": {"persona_id": "dana"}} if index == 0 else {}
@@ -191,7 +195,7 @@ def test_fifty_concurrent_conversations_lose_nothing(scaled) -> None:
     async def conversation(index: int, sender: str) -> Tuple[List[str], int]:
         texts: List[str] = []
         feedback = 0
-        async with client(timeout=300) as session:
+        async with client(stack, timeout=300) as session:
             for turn, message in enumerate(script):
                 extra = (
                     {"metadata": {"persona_id": personas[index % len(personas)]}}
@@ -248,7 +252,7 @@ def test_messages_sent_at_once_for_one_conversation_are_processed_one_at_a_time(
     burst = [f"Message number {n}: do you like hiking?" for n in range(8)]
 
     async def send_all() -> None:
-        async with client() as session:
+        async with client(stack) as session:
             await post(
                 session,
                 stack.replica_url("rasa-0"),
@@ -328,7 +332,7 @@ def test_hung_action_servers_get_an_apology_and_the_conversation_goes_on(
     sender = f"hung-{uuid.uuid4().hex[:8]}"
 
     async def converse() -> Tuple[float, List[Dict[str, Any]], List[Dict[str, Any]]]:
-        async with client() as session:
+        async with client(stack) as session:
             base = stack.settings.rasa_url
             await post(session, base, sender, "hello", metadata={"persona_id": "priya"})
             await post(session, base, sender, "I'm Sam, a peer mentor at Bridges.")
@@ -356,9 +360,9 @@ def test_hung_action_servers_get_an_apology_and_the_conversation_goes_on(
     try:
         practice = get_session(engine, sender)
         assert practice is not None
-        assert len(list_scores(engine, practice.id)) == 1, (
-            "a score of the abandoned turn was stored"
-        )
+        assert (
+            len(list_scores(engine, practice.id)) == 1
+        ), "a score of the abandoned turn was stored"
     finally:
         engine.dispose()
 
@@ -369,7 +373,7 @@ def test_a_replica_killed_mid_conversation_leaves_it_to_the_other(scaled) -> Non
 
     async def converse() -> List[str]:
         received: List[str] = []
-        async with client() as session:
+        async with client(stack) as session:
             base = stack.settings.rasa_url
             for message in (
                 "hello",

@@ -240,7 +240,7 @@ def test_migrations_produce_the_models_schema(backend: str, tmp_path: Any) -> No
                     connection, opts={"compare_type": True}
                 )
                 assert compare_metadata(context, Base.metadata) == []
-                assert context.get_current_revision() == "0001"
+                assert context.get_current_revision() == "0002"
             # Autogenerate does not compare check constraints or every name.
             assert constraint_names(engine) == model_constraint_names()
             config = storage_db.alembic_config()

@@ -23,6 +23,7 @@ from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.orm import Session
 from sqlalchemy.pool import StaticPool
 
+from introcoach.private_files import private_sqlite_file
 from introcoach.settings import PROJECT_ROOT
 
 logger = logging.getLogger(__name__)
@@ -101,7 +102,8 @@ def _prepare_sqlite(engine: Engine, in_memory: bool) -> None:
 def make_engine(url: str) -> Engine:
     """Make a new, uncached engine for ``url``, set up for this project.
 
-    For a SQLite file the folder is created when missing.
+    For a SQLite file the folder is created when missing, and the file is
+    created owner-only before SQLite opens it (:mod:`introcoach.private_files`).
 
     Args:
         url: An SQLAlchemy URL.
@@ -116,7 +118,7 @@ def make_engine(url: str) -> Engine:
         path = _sqlite_file(url)
         in_memory = path is None
         if path is not None:
-            path.parent.mkdir(parents=True, exist_ok=True)
+            private_sqlite_file(path)
         else:
             # One shared connection, or every checkout would see an empty database.
             kwargs.update(

@@ -99,6 +99,9 @@ class User(Base):
         Integer, ForeignKey("users.id", ondelete="SET NULL"), nullable=True, index=True
     )
     created_at = Column(UTCDateTime(), nullable=False, default=utcnow)
+    # The latest sign-out: chat tokens issued before it are refused, and the
+    # Rasa server closes their sockets (introcoach.storage.chat_access).
+    signed_out_at = Column(UTCDateTime(), nullable=True)
 
     def __repr__(self) -> str:
         # Ids only: never names in logs or tracebacks.

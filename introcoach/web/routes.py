@@ -41,6 +41,7 @@ from introcoach.storage import (
     verify_password,
     visible_trainee_ids,
 )
+from introcoach.storage.chat_access import record_sign_out
 from introcoach.storage.models import (
     MODES,
     Comment,
@@ -202,6 +203,8 @@ async def logout(request: Request) -> HTTPResponse:
     user = request.ctx.user
     end_session(request)
     if user is not None:
+        # The Rasa server then closes this user's open chat sockets.
+        record_sign_out(_engine(request), user.id)
         logger.info("User %d signed out", user.id)
     return redirect("/login?signed_out=1", status=303)
 

@@ -150,11 +150,17 @@ def load_conversations(folder: Path = SUITE_DIR) -> List[Dict[str, Any]]:
 # -- drivers -----------------------------------------------------------------------
 
 
-def _http(method: str, url: str, body: Optional[Dict[str, Any]] = None) -> Any:
+def _http(
+    method: str,
+    url: str,
+    body: Optional[Dict[str, Any]] = None,
+    rest_token: str = "",
+) -> Any:
     data = json.dumps(body).encode() if body is not None else None
-    request = urllib.request.Request(
-        url, data=data, method=method, headers={"Content-Type": "application/json"}
-    )
+    headers = {"Content-Type": "application/json"}
+    if rest_token:
+        headers["Authorization"] = f"Bearer {rest_token}"
+    request = urllib.request.Request(url, data=data, method=method, headers=headers)
     with urllib.request.urlopen(
         request, timeout=120
     ) as response:  # noqa: S310 (loopback)
@@ -162,9 +168,13 @@ def _http(method: str, url: str, body: Optional[Dict[str, Any]] = None) -> Any:
 
 
 def run_over_rest(
-    conversation: Dict[str, Any], rasa_url: str, api_token: str
+    conversation: Dict[str, Any], rasa_url: str, api_token: str, rest_token: str
 ) -> Transcript:
-    """Run one conversation against the real Rasa and action servers."""
+    """Run one conversation against the real Rasa and action servers.
+
+    ``rest_token`` goes with every message (the REST channel's token);
+    ``api_token`` reads the tracker back through Rasa's HTTP API.
+    """
     sender = f"roleplay-{conversation['id']}-{uuid.uuid4().hex[:6]}"
     webhook = f"{rasa_url}/webhooks/rest/webhook"
     opening = _http(
@@ -175,11 +185,12 @@ def run_over_rest(
             "message": "/session_start",
             "metadata": {"persona_id": conversation["persona"]},
         },
+        rest_token,
     )
     opener = [r["text"] for r in opening or [] if r.get("text")]
     turns = [Turn(t["user"], t.get("expect") or {}) for t in conversation["turns"]]
     for turn in turns:
-        _http("POST", webhook, {"sender": sender, "message": turn.user})
+        _http("POST", webhook, {"sender": sender, "message": turn.user}, rest_token)
     tracker = _http(
         "GET", f"{rasa_url}/conversations/{sender}/tracker?token={api_token}"
     )

@@ -186,7 +186,12 @@
     let typingTimer = null;
     let pauseTimer = null;
     let buttonGroups = [];
-    const queue = []; // {payload, shown} sent while offline
+    const queue = []; // {payload, shown, metadata} to send once online
+    // Emitted but not yet acknowledged by the server. The server closes a socket
+    // whose token expired (or was revoked) and acknowledges nothing it did not
+    // take, so on a disconnect these go back to the front of the queue and are
+    // sent again over the next socket, with its fresh token.
+    let inflight = [];
     // Payload -> title, so history shows "Hint, please" rather than "/ask_hint".
     const titles = new Map([HINT].concat(CARD_ACTIONS).map((a) => [a.payload, a.title]));
 
@@ -467,8 +472,15 @@
 
     /* sending */
 
-    function emitUser(message, metadata) {
-      socket.emit("user_uttered", { message: message, session_id: session.sender_id, metadata: metadata || {} });
+    function emitUser(item) {
+      const data = { message: item.payload, session_id: session.sender_id, metadata: item.metadata || {} };
+      inflight.push(item);
+      // {ok: true}: handled. {ok: false}: refused for good (an introcoach_error
+      // says why). {ok: false, retry: true}: not taken, the socket is closing.
+      socket.emit("user_uttered", data, (ack) => {
+        if (ack && ack.retry) return; // requeued when the disconnect comes
+        inflight = inflight.filter((other) => other !== item);
+      });
       startTyping();
     }
 
@@ -476,15 +488,23 @@
       if (fatal) return;
       const online = ready && socket && socket.connected;
       renderTrainee(shown, !online);
+      const item = { payload: payload, shown: shown };
       // Offline: keep our own queue. socket.io would buffer the emit too, and
       // the re-rendered history could then not tell what was really sent.
-      if (online) emitUser(payload);
-      else queue.push({ payload: payload, shown: shown });
+      if (online) emitUser(item);
+      else queue.push(item);
     }
 
     function flushQueue() {
       for (const mark of ui.log.querySelectorAll(".ic-pending")) mark.remove();
-      while (queue.length) emitUser(queue.shift().payload);
+      while (queue.length) emitUser(queue.shift());
+    }
+
+    /** Messages the last socket did not acknowledge: send them again, first. */
+    function requeueInflight() {
+      if (!inflight.length) return;
+      queue.unshift(...inflight);
+      inflight = [];
     }
 
     /* socket */
@@ -528,7 +548,7 @@
       // No history yet: a new conversation. On a failed history load (null) do
       // not send it, it would restart a conversation that may exist.
       if (first && count === 0 && session.start && session.start.message) {
-        emitUser(session.start.message, session.start.metadata);
+        emitUser({ payload: session.start.message, shown: null, metadata: session.start.metadata });
       }
       flushQueue();
     }
@@ -576,6 +596,7 @@
       socket.on("connect_error", onConnectError);
       socket.on("disconnect", (reason) => {
         ready = false;
+        requeueInflight();
         stopTyping();
         setState("connecting");
         setStatus("Connection lost — reconnecting…");
