@@ -98,6 +98,8 @@ _JUST_STARTED = re.compile(
     r"\b(?:my )?first (?:week|month|year|job) (?:on|at|in|as)\b",
     re.I,
 )
+# Feelings about the conference itself, after which small talk may go on.
+_LIGHT_FEELINGS = ("nervous", "overwhelmed", "tired", "excited")
 _SESSION_WORDS = re.compile(
     r"\b(?:session|sessions|talk|panel|keynote|workshop|track|went to|the one on|"
     r"presentation|speaker)\b",
@@ -351,7 +353,18 @@ class PersonaVoice:
                 plan.setdefault("addressed", []).append("goodbye")
                 return self._finish(plan)
         question = heard.question
-        if question is None and heard.intent in INTENT_TOPICS:
+        if (
+            question is None
+            and heard.intent in INTENT_TOPICS
+            and not heard.feeling
+            and (
+                # "i was inpatient at a hospital like that" is no question
+                # about its hospital, whatever Rasa's intent says.
+                not heard.intent.startswith("ask_persona")
+                or "?" in heard.text
+                or _ADDRESSED.search(heard.text)
+            )
+        ):
             # "tell me about your day" is a question though no word says so.
             question = Question(heard.text, INTENT_TOPICS[heard.intent], 1.0)
         if heard.contact or "answered" in plan:
@@ -366,7 +379,10 @@ class PersonaVoice:
             question = None
             plan["answered"] = "own_reaction"
         if question is not None:
-            _merge(plan, self._answer(question, heard, self._last_interest))
+            # Common ground just found ("i backpack too! where do you go?") is
+            # what the question is about.
+            about = self.state.last_interest or self._last_interest
+            _merge(plan, self._answer(question, heard, about))
         elif heard.asked_back and answered_open is None:
             _merge(plan, self._answer(Question(heard.text, "wellbeing", 1.0), heard))
         if not self._parts:
@@ -416,6 +432,9 @@ class PersonaVoice:
             state.learn("wellbeing")
         if heard.feeling in ("nervous", "overwhelmed", "excited"):
             state.learn("first_time")
+        if heard.feeling == "back_to_work":
+            for about in ("clients", "organization", "field_time"):
+                state.learn(about)  # out of work: no "who do you work with?"
         if heard.feeling in ("loved_one", "lived_experience"):
             state.learn("story")  # why they do this work, they just said
         if heard.feeling == "exam_nerves":
@@ -644,6 +663,9 @@ class PersonaVoice:
         state = self.state
         topic = question.topic
         venue = is_venue_question(question.text)
+        if venue and topic in ("session", "trip", "plans", "wellbeing", "weather"):
+            # "which room is the keynote in?" is about the venue, not the keynote.
+            topic = None
         specific = self.persona.knowledge.get(topic or "")
         weak_elsewhere = (
             specific is not None
@@ -862,6 +884,12 @@ class PersonaVoice:
         Returns:
             The knowledge key said, or None when there was nothing new to say.
         """
+        interest = self.persona.interest(label)
+        if interest.story and not self._said_any(interest.story):
+            # Its story first: the details ("I started in Damascus") lean on it.
+            if self._add(interest.story):
+                self.state.last_interest = label
+                return f"story:{label}"
         asked = {stem(w) for w in words(question) if word_weight(w) == 1.0}
         keys = [w for k in self.persona.keywords_for(label) for w in words(k)]
         keys = [k for k in keys if len(k) > 3 and word_weight(k) == 1.0] or [label]
@@ -989,8 +1017,8 @@ class PersonaVoice:
         if answered == "contact":
             return None
         reacted = str(plan.get("reacted") or "")
-        if reacted in ("feeling:lived_experience", "feeling:loved_one"):
-            return None  # after a disclosure, no change of subject: they lead
+        if reacted.startswith("feeling:") and reacted[8:] not in _LIGHT_FEELINGS:
+            return None  # after a disclosure or a worry, no change of subject
         if reacted == "thanks" and not answered:
             return None  # "ok thx so much" is winding down, not a cue for more
         if plan.get("follow_up"):

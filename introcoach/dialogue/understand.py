@@ -756,6 +756,22 @@ def _interest_mentions(text: str, persona: Persona) -> Tuple[List[str], List[str
         target = dislikes if negated else likes
         if mention.interest not in target:
             target.append(mention.interest)
+    if not likes and not dislikes:
+        # "i backpack too" names "backpacking" by its stem.
+        said = {stem(w) for w in words(text) if len(w) >= 5}
+        for label in persona.all_interests:
+            variants = [label, *persona.keywords_for(label)]
+            singles = [v for v in variants if " " not in v and len(v) >= 5]
+            if said & {stem(v.lower()) for v in singles}:
+                at = next(
+                    (m.start() for v in singles
+                     for m in [re.search(rf"\b{re.escape(stem(v.lower()))}", text.lower())]
+                     if m),
+                    0,
+                )
+                target = dislikes if _disliked_near(text, at, at + 8) else likes
+                target.append(label)
+                break
     likes = [i for i in likes if i not in dislikes]
     return likes, dislikes
 
