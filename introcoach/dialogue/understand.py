@@ -744,6 +744,19 @@ def _feeling(text: str) -> Optional[str]:
     return None
 
 
+def _interest_by_stem(text: str, persona: Persona) -> Tuple[Optional[str], int]:
+    """An interest named by a word's stem ("i backpack too": backpacking), and where."""
+    lowered = text.lower()
+    for label in persona.all_interests:
+        for variant in (label, *persona.keywords_for(label)):
+            if " " in variant or len(variant) < 5:
+                continue
+            found = re.search(rf"\b{re.escape(stem(variant.lower()))}", lowered)
+            if found:
+                return label, found.start()
+    return None, 0
+
+
 def _interest_mentions(text: str, persona: Persona) -> Tuple[List[str], List[str]]:
     # Imported here: the scoring package builds its spaCy pipeline lazily, and
     # importing it at module level would make the dialogue import spaCy at start.
@@ -757,21 +770,10 @@ def _interest_mentions(text: str, persona: Persona) -> Tuple[List[str], List[str
         if mention.interest not in target:
             target.append(mention.interest)
     if not likes and not dislikes:
-        # "i backpack too" names "backpacking" by its stem.
-        said = {stem(w) for w in words(text) if len(w) >= 5}
-        for label in persona.all_interests:
-            variants = [label, *persona.keywords_for(label)]
-            singles = [v for v in variants if " " not in v and len(v) >= 5]
-            if said & {stem(v.lower()) for v in singles}:
-                at = next(
-                    (m.start() for v in singles
-                     for m in [re.search(rf"\b{re.escape(stem(v.lower()))}", text.lower())]
-                     if m),
-                    0,
-                )
-                target = dislikes if _disliked_near(text, at, at + 8) else likes
-                target.append(label)
-                break
+        label, at = _interest_by_stem(text, persona)
+        if label is not None:
+            disliked = _disliked_near(text, at, at + len(label))
+            (dislikes if disliked else likes).append(label)
     likes = [i for i in likes if i not in dislikes]
     return likes, dislikes
 
