@@ -81,6 +81,12 @@ def main() -> int:
         text = markdown(transcript, with_checks=not args.plain)
         (args.out / f"{transcript.id}.md").write_text(text, encoding="utf-8")
     figures = summary(transcripts)
+    # The conversations written blind this session are reported on their own
+    # too: the rest of the held-out part has been read before.
+    source = {c["id"]: c["source"] for c in conversations}
+    for name in sorted({c["source"] for c in conversations if c["part"] == "holdout"}):
+        chosen = [t for t in transcripts if source.get(t.id) == name]
+        figures[f"holdout: {name}.yml"] = summary(chosen)["holdout"]
     lines = ["# Role-play suite", "", "```json", json.dumps(figures, indent=2), "```"]
     (args.out / "summary.md").write_text("\n".join(lines) + "\n", encoding="utf-8")
     print(json.dumps(figures, indent=2))

@@ -174,6 +174,20 @@ def _proper_words(persona: Persona) -> frozenset:
     return found
 
 
+def _role_at(persona: Persona) -> str:
+    """The role and where: "a discharge planner at St. Brigid ...".
+
+    Not "a certification board member at the State Peer Certification
+    Board" when the organisation already names the role: "a member of ...".
+    """
+    org_words = set(words(persona.organization))
+    organization = _with_article(persona.organization)
+    if any(len(w) > 3 and w in org_words for w in words(persona.role)):
+        head = persona.role.split()[-1]
+        return f"{_article(head)} of {organization}"
+    return f"{persona.role_with_article()} at {organization}"
+
+
 def _cap(text: str) -> str:
     return text[:1].upper() + text[1:]
 
@@ -259,6 +273,7 @@ class PersonaVoice:
             "first": self.persona.first_name,
             "full_name": self.persona.name,
             "role_a": self.persona.role_with_article(),
+            "role_at": _role_at(self.persona),
             "organization": _with_article(self.persona.organization),
             "name": name,
             "name_comma": f", {name}" if name else "",
@@ -870,8 +885,8 @@ class PersonaVoice:
                 score = detail_overlap(question, sentence, self.persona)
                 if score > best[0]:
                     best = (score, sentence)
-        if best[0] < _RELEVANT_OVERLAP or "{" in best[1]:
-            return False
+        if best[0] < _RELEVANT_OVERLAP or "{" in best[1] or len(best[1].split()) > 20:
+            return False  # a long sentence said again reads as a recording
         sentence = best[1].rstrip("!")
         if not sentence.endswith((".", "?")):
             sentence += "."

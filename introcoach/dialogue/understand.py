@@ -601,6 +601,8 @@ def _clean_name(candidate: str, persona: Persona) -> Optional[str]:
         return None
     if word.lower() in {w.lower() for w in persona.name.split()}:
         return None
+    if len(word) == 2 and not re.search(r"[aeiouy]", word, re.I):
+        return word.upper()  # "cj" is CJ
     return word[:1].upper() + word[1:]
 
 
@@ -641,7 +643,11 @@ def find_name(
             name
             and raw.islower()
             and raw.lower() not in known
-            and (after.startswith((",", ".")) or not after.strip())
+            and (
+                after.startswith((",", "."))
+                or not after.strip()
+                or text[match.end(1) :].lstrip().lower().startswith(("btw", "by the"))
+            )
             and not re.search(r"(?:ed|ing|ous|ful|ive|ly|ish|less)$", raw.lower())
             and len(raw) <= 10
         ):

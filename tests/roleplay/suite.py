@@ -143,6 +143,7 @@ def load_conversations(folder: Path = SUITE_DIR) -> List[Dict[str, Any]]:
         data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
         for conversation in data.get("conversations") or []:
             conversation.setdefault("part", "tuning")
+            conversation["source"] = path.stem
             found.append(conversation)
     return found
 
