@@ -174,15 +174,17 @@ def _proper_words(persona: Persona) -> frozenset:
     return found
 
 
-def _role_at(persona: Persona) -> str:
+def role_at(persona: Persona) -> str:
     """The role and where: "a discharge planner at St. Brigid ...".
 
     Not "a certification board member at the State Peer Certification
-    Board" when the organisation already names the role: "a member of ...".
+    Board" when the organisation's name already holds the rest of the role:
+    "a member of the State Peer Certification Board".
     """
     org_words = set(words(persona.organization))
     organization = _with_article(persona.organization)
-    if any(len(w) > 3 and w in org_words for w in words(persona.role)):
+    qualifiers = words(persona.role)[:-1]
+    if qualifiers and all(w in org_words for w in qualifiers):
         head = persona.role.split()[-1]
         return f"{_article(head)} of {organization}"
     return f"{persona.role_with_article()} at {organization}"
@@ -273,7 +275,7 @@ class PersonaVoice:
             "first": self.persona.first_name,
             "full_name": self.persona.name,
             "role_a": self.persona.role_with_article(),
-            "role_at": _role_at(self.persona),
+            "role_at": role_at(self.persona),
             "organization": _with_article(self.persona.organization),
             "name": name,
             "name_comma": f", {name}" if name else "",
@@ -1063,6 +1065,13 @@ class PersonaVoice:
             return None
         state.asked.append(candidate["text"])
         state.open_question = candidate["about"]
+        if candidate["about"] in ("origin", "organization") and re.match(
+            r"where\b", candidate["text"], re.I
+        ):
+            # "Where are you based?" after "Where are you coming in from?"
+            # is the same question to a trainee.
+            state.learn("origin")
+            state.learn("organization")
         if candidate["about"] != "other":
             # One question per subject: never "how long have you been doing
             # this?" and then "how long have you been in the field?".

@@ -350,7 +350,8 @@ _COMMON = frozenset(
     "back go going want know think need make lot lol haha because but if then "
     "than as by into off here us we're they're it's its right now today tho "
     "though ok okay cool yeah guys kind sort thing things much many long time "
-    "times take takes way good great nice best new".split()
+    "times take takes way good great nice best new tonight tomorrow morning night "
+    "later week weekend".split()
 )
 
 
@@ -848,6 +849,12 @@ def _their_interest(
     return None, None
 
 
+_NOT_MY_THING = re.compile(
+    r"\b([a-z]{3,20}(?: [a-z]{3,20})?) (?:is|are|'s|isnt|isn't) "
+    r"(?:just |really |honestly |totally )?(?:not |never been )?(?:really )?"
+    r"my (?:thing|jam|scene|cup of tea)",
+    re.I,
+)
 _FIRST_PERSON = re.compile(r"\b(?:i|i'm|im|i've|ive|me|my)\b", re.I)
 _LOVE = re.compile(
     r"\bi (?:really |just |also |totally )?(?:love|like|enjoy|am into|'m into|m into)"
@@ -906,7 +913,12 @@ def hear(
     own_words = " . ".join(
         c for c in clauses(text) if not is_question(c) or _FIRST_PERSON.search(c)
     )
-    heard.feeling = _feeling(own_words) if own_words else None
+    # Typed fast ("5 yrs in recovry"): the patterns see the spelling fixed too.
+    heard.feeling = (
+        (_feeling(own_words) or _feeling(" ".join(words(own_words))))
+        if own_words
+        else None
+    )
     heard.thanks = _has("thanks", text)
     heard.congrats = _has("congrats", text)
     heard.empathy = _has("empathy", text)
@@ -1010,7 +1022,12 @@ def hear(
         rest = _pattern("goodbye").sub(" ", text)
         heard.likes = [i for i in heard.likes if _mentions(rest, i, persona)]
     no_dislike = heard.their_dislike is None and not heard.dislikes
-    if no_dislike and _has("dislike_after", text):
+    said_first = _NOT_MY_THING.search(text)
+    if no_dislike and said_first:
+        # "golf is just not my thing"
+        heard.their_dislike = said_first.group(1).lower()
+        heard.their_interest = None
+    elif no_dislike and _has("dislike_after", text):
         # "cycling? nah not really my thing": the word said back is the dislike.
         echoed = [c.strip(" ?!.").lower() for c in clauses(text) if _echo(c)]
         if echoed and re.fullmatch(r"[a-z][a-z' -]{2,30}", echoed[0]):
