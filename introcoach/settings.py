@@ -37,6 +37,8 @@ class Settings:
     secure_cookies: bool = False
     #: What a client of Rasa's REST channel sends (``Authorization: Bearer``).
     rest_token: str = ""
+    #: Seconds a chat widget token holds (``INTROCOACH_CHAT_TOKEN_SECONDS``).
+    chat_token_seconds: int = 15 * 60
 
     @property
     def action_url(self) -> str:
@@ -140,6 +142,10 @@ def _networks(env: Mapping[str, str], name: str) -> Tuple[str, ...]:
                 f"{name} must list addresses or CIDRs, got {item!r}"
             ) from None
     return items
+
+
+#: The shortest chat token lifetime accepted: a page load and a connect fit in it.
+MIN_CHAT_TOKEN_SECONDS = 5
 
 
 #: The balancer's upstream connection pool; the socket caps stay below it.
@@ -283,4 +289,10 @@ def load_settings(env: Optional[Mapping[str, str]] = None) -> Settings:
         trusted_proxies=_networks(env, "INTROCOACH_TRUSTED_PROXIES"),
         secure_cookies=flag_setting(env, "INTROCOACH_SECURE_COOKIES"),
         rest_token=_secret(env, "INTROCOACH_REST_TOKEN", secrets_dir / "rest_token"),
+        chat_token_seconds=int_setting(
+            env,
+            "INTROCOACH_CHAT_TOKEN_SECONDS",
+            Settings.chat_token_seconds,
+            minimum=MIN_CHAT_TOKEN_SECONDS,
+        ),
     )

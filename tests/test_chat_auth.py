@@ -83,3 +83,35 @@ def test_invalid_tokens_are_refused(bad: object) -> None:
 def test_short_keys_are_refused() -> None:
     with pytest.raises(ValueError, match="at least 32"):
         issue_chat_token("short", "web-abc", 7, 42)
+
+
+@pytest.mark.parametrize(
+    "raw, seconds",
+    [
+        (None, 900),  # unset: 15 minutes
+        ("", 900),
+        ("6", 6),
+        ("3600", 3600),
+        ("4", 900),  # below the minimum (5 s)
+        ("0", 900),
+        ("-6", 900),
+        ("6.5", 900),  # not a whole number
+        ("soon", 900),
+    ],
+)
+def test_chat_token_lifetime_setting(tmp_path, raw, seconds) -> None:
+    from introcoach.settings import load_settings
+
+    env = {"INTROCOACH_SECRETS_DIR": str(tmp_path)}
+    if raw is not None:
+        env["INTROCOACH_CHAT_TOKEN_SECONDS"] = raw
+    assert load_settings(env).chat_token_seconds == seconds
+
+
+def test_issued_with_the_configured_lifetime() -> None:
+    lifetime = 6
+    claims = read_chat_token(
+        KEY, issue_chat_token(KEY, "web-abc", 7, 42, lifetime=lifetime)
+    )
+    assert claims.expires_at - claims.issued_at <= lifetime
+    assert claims.expires_at - claims.issued_at > lifetime - 1

@@ -20,7 +20,7 @@ from sanic.exceptions import NotFound
 from sanic.request import Request
 from sanic.response import HTTPResponse, json, redirect
 
-from introcoach.chat_auth import LIFETIME_SECONDS, issue_chat_token
+from introcoach.chat_auth import issue_chat_token
 from introcoach.personas import (
     Persona,
     PersonaError,
@@ -171,12 +171,16 @@ async def token(request: Request, session_id: int) -> HTTPResponse:
     return json(
         {
             "token": issue_chat_token(
-                settings.jwt_key, practice.sender_id, practice.trainee_id, practice.id
+                settings.jwt_key,
+                practice.sender_id,
+                practice.trainee_id,
+                practice.id,
+                lifetime=settings.chat_token_seconds,
             ),
             "sender_id": practice.sender_id,
             "rasa_url": settings.chat_url,
             "socket_path": "/socket.io",
-            "expires_in": LIFETIME_SECONDS,
+            "expires_in": settings.chat_token_seconds,
             "mode": practice.mode,
             "persona": persona.card() if persona else None,
             "start": {
