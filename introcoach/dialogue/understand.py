@@ -22,7 +22,7 @@ import math
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Dict, Iterable, List, Mapping, Optional, Sequence, Tuple
+from typing import Any, Dict, Iterable, List, Mapping, Optional, Sequence, Set, Tuple
 
 import yaml
 
@@ -355,17 +355,21 @@ _COMMON = frozenset(
 )
 
 
-def rare_overlap(question: str, text: str, persona: Persona) -> float:
-    """How much rare meaning a question and a sentence share (0 when none)."""
-    idf = _idf(persona)
+def _shared_stems(question: str, text: str) -> Set[str]:
+    """Meaningful word stems a question and a sentence have in common."""
     asked = {
         stem(w)
         for w in words(question)
         if word_weight(w) == 1.0 and w not in _COMMON and len(w) > 2
     }
-    said = {stem(w) for w in words(text)}
+    return asked & {stem(w) for w in words(text)}
+
+
+def rare_overlap(question: str, text: str, persona: Persona) -> float:
+    """How much rare meaning a question and a sentence share (0 when none)."""
+    idf = _idf(persona)
     top = max(idf.values(), default=1.0)
-    return sum(idf.get(s, top) for s in asked & said)
+    return sum(idf.get(s, top) for s in _shared_stems(question, text))
 
 
 _DF_CACHE: Dict[Tuple[str, int], Dict[str, int]] = {}
@@ -400,15 +404,11 @@ def detail_overlap(question: str, text: str, persona: Persona) -> float:
     """
     idf = _idf(persona)
     df = _answer_df(persona)
-    asked = {
-        stem(w)
-        for w in words(question)
-        if word_weight(w) == 1.0 and w not in _COMMON and len(w) > 2
-    }
-    said = {stem(w) for w in words(text)}
     top = max(idf.values(), default=1.0)
     return sum(
-        idf.get(s, top) for s in asked & said if df.get(s, 0) <= MAX_DETAIL_ANSWERS
+        idf.get(s, top)
+        for s in _shared_stems(question, text)
+        if df.get(s, 0) <= MAX_DETAIL_ANSWERS
     )
 
 
