@@ -471,9 +471,7 @@ MIN_SPECIFIC_SCORE = 0.5
 #: A specific match this good wins even over a broad topic matched whole.
 STRONG_SPECIFIC_SCORE = 0.75
 
-def match_knowledge(
-    clause: str, persona: Persona, minimum: float = MIN_SPECIFIC_SCORE
-) -> Tuple[Optional[str], float]:
+def match_knowledge(clause: str, persona: Persona) -> Tuple[Optional[str], float]:
     """The persona's specific answer that a question asks for, if any."""
     clause_words = [w for w in words(clause) if w not in lexicon()["filler_words"]]
     pairs = _pairs(clause_words, _idf(persona))
@@ -485,7 +483,7 @@ def match_knowledge(
                 score *= _wh_fit(clause_words, ask)
             if score > best[1]:
                 best = (key, score)
-    return best if best[1] >= minimum else (None, best[1])
+    return best if best[1] >= MIN_SPECIFIC_SCORE else (None, best[1])
 
 
 INTENT_TOPICS = {
